@@ -1,0 +1,48 @@
+// Package watchedfile writes a log file that other programs rotate.
+//
+// A [Writer] is an [io.WriteCloser] for one path. When the file at the path
+// is renamed (logrotate's create mode), deleted, replaced, or the path comes
+// to name another file in any other way, the Writer notices it in the
+// background and switches to the file now at the path, creating it when
+// nobody else does. A write is a single write(2) on a file opened with
+// O_APPEND, so copytruncate leaves no holes, concurrent records never mix,
+// and no record pays for a stat of the path.
+//
+// A reopen that fails (permission denied while logrotate is still fixing the
+// new file's owner, a missing directory, too many open files) never leaves
+// the Writer without a file: it goes on writing to the file it has, retries
+// with a short backoff, and reports each failure to the function set with
+// [WithErrorHandler] and in [Writer.Stats].
+//
+// # Linux
+//
+// One inotify instance per process, shared by every Writer, watches each
+// open file (IN_MOVE_SELF, IN_DELETE_SELF, IN_ATTRIB for unlink and rename
+// over it) and its directory (entries created, deleted or moved under the
+// file's name, the directory itself moved or deleted). An event wakes the
+// Writer's goroutine, which checks the file with fstat and the path with
+// stat and reopens within milliseconds. A slower check of the path, once
+// per [WithCheckInterval] (1s), catches what inotify cannot see: a
+// grandparent directory renamed, or a change made by another NFS client.
+// When inotify cannot be had (the per-user instance or watch limit is
+// reached) or the file lives on a file system that does not deliver events
+// (NFS, CIFS, FUSE and the like), the Writer polls instead and
+// [Stats.Backend] says so.
+//
+// # Other platforms
+//
+// The Writer polls: its goroutine stats the path and the open file once per
+// interval (1s; see [WithPolling]). Polling is also available on Linux
+// through [WithPolling].
+//
+// # Symlinks
+//
+// The path may be a symlink; like Python's WatchedFileHandler, the Writer
+// follows it and notices when it is repointed. On Unix it follows a symlink
+// only when the link is owned by root, by the process's effective uid or by
+// the owner of the directory holding it, the rule of Linux's
+// protected_symlinks applied to every directory: a user who may write to the
+// log directory cannot make a service running as root append to a file of
+// their choosing. A refused link fails with [ErrUnsafeSymlink] and the Writer
+// keeps the file it has.
+package watchedfile

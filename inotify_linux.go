@@ -1,0 +1,286 @@
+package watchedfile
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// What a Writer needs to hear of. Its own file: renamed, deleted, or
+// IN_ATTRIB, which is all an open file gets when it is unlinked or another
+// file is renamed over it (link count changed). Not IN_MODIFY: every write
+// would wake the Writer. The directory: entries created, deleted or moved
+// (filtered to the file's name), its attributes, and the directory itself
+// moved or deleted.
+const (
+	fileMask = unix.IN_ATTRIB | unix.IN_MOVE_SELF | unix.IN_DELETE_SELF
+	dirMask  = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
+		unix.IN_ATTRIB | unix.IN_MOVE_SELF | unix.IN_DELETE_SELF | unix.IN_ONLYDIR
+)
+
+// errNoEvents wraps the reason a file cannot be watched with inotify.
+var errNoEvents = errors.New("watchedfile: inotify cannot watch this file")
+
+// instance is the process's one inotify instance, shared by every Writer
+// (the default limit is 128 instances per user). It exists while some
+// Writer uses it; the last one to close it stops its goroutine.
+var instance struct {
+	sync.Mutex
+	in    *inotify
+	users int
+}
+
+type inotify struct {
+	fd     int
+	file   *os.File      // fd, for the runtime poller: Close wakes the read
+	exited chan struct{} // closed when the read loop returns
+
+	mu      sync.Mutex
+	watches map[int32]*watch
+}
+
+// A watch is one inotify watch descriptor and the Writers it serves. Two
+// Writers of the same file or directory share it: the kernel gives both the
+// same descriptor.
+type watch struct {
+	dir  bool
+	subs map[*inotifyWatcher]string // Writer → file name, for a directory
+}
+
+// inotifyWatcher is one Writer's use of the shared instance.
+type inotifyWatcher struct {
+	in      *inotify
+	wake    func()
+	fileWd  int32 // -1: none
+	dirWd   int32
+	dirName string
+}
+
+func newWatcher(wake func()) (watcher, error) {
+	in, err := acquireInotify()
+	if err != nil {
+		return nil, err
+	}
+	return &inotifyWatcher{in: in, wake: wake, fileWd: -1, dirWd: -1}, nil
+}
+
+func acquireInotify() (*inotify, error) {
+	instance.Lock()
+	defer instance.Unlock()
+	if instance.in == nil {
+		fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+		if err != nil {
+			return nil, fmt.Errorf("%w: inotify_init1: %w", errNoEvents, err)
+		}
+		in := &inotify{
+			fd:      fd,
+			file:    os.NewFile(uintptr(fd), "inotify"),
+			exited:  make(chan struct{}),
+			watches: make(map[int32]*watch),
+		}
+		go in.readEvents()
+		instance.in = in
+	}
+	instance.users++
+	return instance.in, nil
+}
+
+func releaseInotify() error {
+	instance.Lock()
+	defer instance.Unlock()
+	instance.users--
+	if instance.users > 0 {
+		return nil
+	}
+	in := instance.in
+	instance.in = nil
+	err := in.file.Close()
+	<-in.exited
+	return err
+}
+
+func (iw *inotifyWatcher) watch(f *os.File, path string) error {
+	if fsName, ok := remoteFS(f); ok {
+		return fmt.Errorf("%w: %s is on %s, which does not report changes made elsewhere", errNoEvents, path, fsName)
+	}
+	in := iw.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+
+	// Watch the open file's inode through /proc/self/fd, so the watch is
+	// on the file we hold even if the path changed since we opened it.
+	var fileWd int
+	var err error
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) {
+			fileWd, err = unix.InotifyAddWatch(in.fd, "/proc/self/fd/"+strconv.Itoa(int(fd)), fileMask)
+		})
+		if cerr != nil {
+			err = cerr
+		}
+	}
+	if errors.Is(err, unix.ENOENT) { // no /proc: watch by name
+		fileWd, err = unix.InotifyAddWatch(in.fd, path, fileMask)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: inotify_add_watch %s: %w", errNoEvents, path, err)
+	}
+	in.subscribe(int32(fileWd), iw, "", false)
+
+	dirWd, err := unix.InotifyAddWatch(in.fd, filepath.Dir(path), dirMask)
+	if err != nil {
+		in.unsubscribe(int32(fileWd), iw)
+		return fmt.Errorf("%w: inotify_add_watch %s: %w", errNoEvents, filepath.Dir(path), err)
+	}
+	in.subscribe(int32(dirWd), iw, filepath.Base(path), true)
+
+	// Drop the old watches only now, so a watch shared with the new ones
+	// is not removed and added again.
+	if iw.fileWd >= 0 && iw.fileWd != int32(fileWd) {
+		in.unsubscribe(iw.fileWd, iw)
+	}
+	if iw.dirWd >= 0 && iw.dirWd != int32(dirWd) {
+		in.unsubscribe(iw.dirWd, iw)
+	}
+	iw.fileWd, iw.dirWd, iw.dirName = int32(fileWd), int32(dirWd), filepath.Base(path)
+	return nil
+}
+
+func (iw *inotifyWatcher) close() error {
+	in := iw.in
+	in.mu.Lock()
+	for _, wd := range []int32{iw.fileWd, iw.dirWd} {
+		if wd >= 0 {
+			in.unsubscribe(wd, iw)
+		}
+	}
+	iw.fileWd, iw.dirWd = -1, -1
+	in.mu.Unlock()
+	return releaseInotify()
+}
+
+// subscribe and unsubscribe are called with in.mu held.
+func (in *inotify) subscribe(wd int32, iw *inotifyWatcher, name string, dir bool) {
+	w := in.watches[wd]
+	if w == nil {
+		w = &watch{dir: dir, subs: make(map[*inotifyWatcher]string)}
+		in.watches[wd] = w
+	}
+	w.subs[iw] = name
+}
+
+func (in *inotify) unsubscribe(wd int32, iw *inotifyWatcher) {
+	w := in.watches[wd]
+	if w == nil {
+		return // the kernel removed it already (IN_IGNORED)
+	}
+	delete(w.subs, iw)
+	if len(w.subs) == 0 {
+		delete(in.watches, wd)
+		unix.InotifyRmWatch(in.fd, uint32(wd)) // EINVAL if already gone: nothing to do
+	}
+}
+
+// readEvents is the instance's goroutine. It returns when the file is closed.
+func (in *inotify) readEvents() {
+	defer close(in.exited)
+	buf := make([]byte, 64*1024)
+	for {
+		n, err := in.file.Read(buf)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+				continue
+			}
+			return // closed; any other error cannot be cured by reading again
+		}
+		in.dispatch(buf[:n])
+	}
+}
+
+// dispatch wakes the Writers that events in buf concern.
+func (in *inotify) dispatch(buf []byte) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for len(buf) >= unix.SizeofInotifyEvent {
+		wd := int32(binary.NativeEndian.Uint32(buf[0:]))
+		mask := binary.NativeEndian.Uint32(buf[4:])
+		nameLen := int(binary.NativeEndian.Uint32(buf[12:]))
+		end := min(unix.SizeofInotifyEvent+nameLen, len(buf))
+		name := buf[unix.SizeofInotifyEvent:end]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		buf = buf[end:]
+
+		if mask&unix.IN_Q_OVERFLOW != 0 { // events were lost: everyone checks
+			for _, w := range in.watches {
+				for iw := range w.subs {
+					iw.wake()
+				}
+			}
+			continue
+		}
+		w := in.watches[wd]
+		if w == nil {
+			continue
+		}
+		for iw, want := range w.subs {
+			if w.dir && len(name) > 0 && string(name) != want {
+				continue // another file in the directory
+			}
+			iw.wake()
+		}
+		if mask&unix.IN_IGNORED != 0 { // the kernel dropped the watch
+			delete(in.watches, wd)
+			for iw := range w.subs {
+				if iw.fileWd == wd {
+					iw.fileWd = -1
+				}
+				if iw.dirWd == wd {
+					iw.dirWd = -1
+				}
+			}
+		}
+	}
+}
+
+// remoteFS reports whether f is on a file system whose changes made by other
+// machines or processes inotify does not report, and names it.
+func remoteFS(f *os.File) (string, bool) {
+	var st unix.Statfs_t
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return "", false
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fstatfs(int(fd), &st) }); err != nil || serr != nil {
+		return "", false
+	}
+	switch uint32(st.Type) {
+	case unix.NFS_SUPER_MAGIC:
+		return "NFS", true
+	case unix.SMB_SUPER_MAGIC, unix.SMB2_SUPER_MAGIC, unix.CIFS_SUPER_MAGIC:
+		return "SMB/CIFS", true
+	case unix.FUSE_SUPER_MAGIC:
+		return "FUSE", true
+	case unix.CEPH_SUPER_MAGIC:
+		return "Ceph", true
+	case unix.V9FS_MAGIC:
+		return "9P", true
+	case unix.AFS_SUPER_MAGIC, unix.AFS_FS_MAGIC:
+		return "AFS", true
+	case unix.CODA_SUPER_MAGIC:
+		return "Coda", true
+	case unix.OCFS2_SUPER_MAGIC:
+		return "OCFS2", true
+	}
+	return "", false
+}

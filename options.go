@@ -1,0 +1,124 @@
+package watchedfile
+
+import (
+	"io/fs"
+	"time"
+)
+
+// An Option changes how [Open] sets up a [Writer].
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config is what the options set; the zero value is never used, see defaultConfig.
+type config struct {
+	forcePolling  bool
+	checkInterval time.Duration
+	createDelay   time.Duration
+	retryMin      time.Duration
+	retryMax      time.Duration
+	mode          fs.FileMode
+	mkdirAll      bool
+	dirMode       fs.FileMode
+	onError       func(error)
+}
+
+func defaultConfig() config {
+	return config{
+		checkInterval: time.Second,
+		createDelay:   time.Second,
+		retryMin:      5 * time.Millisecond,
+		retryMax:      time.Second,
+		mode:          0o644,
+	}
+}
+
+// WithPolling makes the Writer find rotations by checking the path every
+// interval from a background goroutine, instead of through inotify. It is the
+// default on systems other than Linux; on Linux, use it to force polling.
+// A non-positive interval means the default of 1s.
+func WithPolling(interval time.Duration) Option {
+	return optionFunc(func(c *config) {
+		c.forcePolling = true
+		if interval > 0 {
+			c.checkInterval = interval
+		}
+	})
+}
+
+// WithCheckInterval sets how often the background goroutine stats the path
+// even when inotify reports changes, to catch what inotify cannot see (a
+// grandparent directory renamed, a change made on another NFS client). It is
+// also the polling interval when the Writer falls back to polling.
+// Defaults to 1s. A non-positive interval leaves the default.
+func WithCheckInterval(interval time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if interval > 0 {
+			c.checkInterval = interval
+		}
+	})
+}
+
+// WithCreateDelay sets how long the Writer waits, after its file was renamed
+// away, for another program to create a new file at the path before creating
+// it itself. logrotate's create mode renames the log and creates the new one
+// right after; a writer that created it first would make logrotate move its
+// file aside as "*.backup" and fail. Records written meanwhile go to the
+// renamed file. A deleted file is replaced at once, without this delay.
+// Defaults to 1s; zero creates at once.
+func WithCreateDelay(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d >= 0 {
+			c.createDelay = d
+		}
+	})
+}
+
+// WithRetry sets how a failed reopen is retried: first after min, then after
+// twice as long each time, up to max. Changes seen by inotify retry at once.
+// Defaults to 5ms and 1s. Non-positive values leave the defaults.
+func WithRetry(min, max time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if min > 0 {
+			c.retryMin = min
+		}
+		if max > 0 {
+			c.retryMax = max
+		}
+		if c.retryMax < c.retryMin {
+			c.retryMax = c.retryMin
+		}
+	})
+}
+
+// WithMode sets the permission bits of a log file the Writer creates, before
+// the process umask is applied (as with [os.OpenFile]). It does not change
+// existing files. Defaults to 0644.
+func WithMode(mode fs.FileMode) Option {
+	return optionFunc(func(c *config) { c.mode = mode.Perm() })
+}
+
+// WithMkdirAll makes the Writer create missing parent directories of the path
+// with the given permission bits (before umask), when it opens or reopens the
+// file. Without it, a missing directory is an error: [Open] fails, and a
+// reopen is retried until the directory exists again.
+func WithMkdirAll(mode fs.FileMode) Option {
+	return optionFunc(func(c *config) {
+		c.mkdirAll = true
+		c.dirMode = mode.Perm()
+	})
+}
+
+// WithErrorHandler sets a function that is told of every failure that happens
+// in the background, where no caller could see it: a failed reopen (each
+// retry), a refused symlink, a failed watch. It is called from the Writer's
+// own goroutine, one call at a time; it must not call [Writer.Close].
+// Errors returned to a caller (from Write, Sync, Reopen, Close) are not
+// passed to it. Defaults to none; [Writer.Stats] counts failures either way.
+func WithErrorHandler(handle func(error)) Option {
+	return optionFunc(func(c *config) { c.onError = handle })
+}

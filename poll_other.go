@@ -1,0 +1,7 @@
+//go:build !linux
+
+package watchedfile
+
+// newWatcher reports that this system has no event source for files: every
+// Writer polls (see monitor.go).
+func newWatcher(wake func()) (watcher, error) { return nil, nil }

@@ -1,0 +1,47 @@
+package watchedfile
+
+import "sync/atomic"
+
+// Backend names how a Writer notices rotations.
+type Backend string
+
+const (
+	// BackendInotify is Linux inotify: changes are seen within milliseconds.
+	BackendInotify Backend = "inotify"
+	// BackendPolling is a background stat of the path once per interval.
+	BackendPolling Backend = "polling"
+)
+
+// Stats is a snapshot of a Writer's counters, from [Writer.Stats].
+type Stats struct {
+	// Backend is how this Writer notices rotations.
+	Backend Backend
+	// FallbackReason says why the Writer polls although inotify was
+	// wanted (for example the inotify instance limit, or an NFS file
+	// system); empty when it uses inotify or polling was asked for.
+	FallbackReason string
+	// Records and Bytes count what Write wrote successfully.
+	Records uint64
+	Bytes   uint64
+	// WriteErrors counts Write calls that returned an error.
+	WriteErrors uint64
+	// Reopens counts switches to a new file at the path, whether found in
+	// the background or asked for through [Writer.Reopen].
+	Reopens uint64
+	// FailedReopens counts attempts to open the path that failed; each is
+	// retried.
+	FailedReopens uint64
+	// ReopenPending is true while the path names another file than the
+	// one being written and the switch has not yet succeeded.
+	ReopenPending bool
+	// LastError is the latest background failure, nil once a reopen
+	// succeeds.
+	LastError error
+}
+
+// counters are updated by Write without locks.
+type counters struct {
+	records     atomic.Uint64
+	bytes       atomic.Uint64
+	writeErrors atomic.Uint64
+}

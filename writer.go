@@ -1,0 +1,298 @@
+package watchedfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// ErrUnsafeSymlink is returned, wrapped, when the path or a link it leads to
+// is a symlink the Writer refuses to follow: one owned by neither root, the
+// process's effective uid, nor the owner of the directory holding it.
+var ErrUnsafeSymlink = errors.New("watchedfile: refusing to follow symlink owned by another user")
+
+// A Writer appends records to the file at a path and follows that path
+// across rotations. Open one with [Open].
+//
+// A Writer is safe for concurrent use: any number of goroutines may call
+// Write at once, and each call's bytes reach the file whole and unmixed with
+// other calls' (the file is opened with O_APPEND and a short write is
+// completed before another call may write). A call to Write is one record:
+// it goes entirely to one file, never split across a switch of files.
+type Writer struct {
+	path string
+	cfg  config
+
+	// file is the open file. Write loads it without a lock; a switch
+	// stores the new file before closing the old one, so a Write that
+	// finds its file closed under it retries with the new one.
+	file   atomic.Pointer[os.File]
+	closed atomic.Bool
+	counters
+
+	wake   chan struct{} // a watcher saw a change: check now
+	done   chan struct{} // closed by Close: the goroutine must return
+	exited chan struct{} // closed by the goroutine when it returns
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu             sync.Mutex // guards what follows
+	info           fs.FileInfo
+	watcher        watcher // nil when polling
+	fallbackReason string
+	reopens        uint64
+	failedReopens  uint64
+	pending        bool      // the path names another file than info
+	pendingSince   time.Time // when pending became true
+	retry          time.Duration
+	lastErr        error
+}
+
+var (
+	_ io.WriteCloser  = (*Writer)(nil)
+	_ io.StringWriter = (*Writer)(nil)
+)
+
+// Open opens the file at path for appending, creating it (mode 0644 unless
+// [WithMode] says otherwise) if it does not exist, and starts watching it.
+// The file is opened with O_WRONLY|O_APPEND|O_CLOEXEC.
+//
+// A relative path is made absolute once, so a later change of the working
+// directory does not move the log.
+func Open(path string, opts ...Option) (*Writer, error) {
+	if path == "" {
+		return nil, fmt.Errorf("watchedfile: open: empty path: %w", fs.ErrInvalid)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("watchedfile: open %s: %w", path, err)
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	w := &Writer{
+		path:   abs,
+		cfg:    cfg,
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
+		retry:  cfg.retryMin,
+	}
+	f, info, err := w.open(true)
+	if err != nil {
+		return nil, fmt.Errorf("watchedfile: %w", err)
+	}
+	w.file.Store(f)
+	w.info = info
+	if !cfg.forcePolling {
+		w.startWatching(f)
+	}
+	go w.run()
+	return w, nil
+}
+
+// Write writes p to the current file with a single write(2) and returns the
+// number of bytes written. An error (a full disk, an I/O error) is returned
+// wrapped, and the Writer stays usable: a later Write succeeds once the
+// fault clears. After Close, Write returns an error wrapping [os.ErrClosed].
+func (w *Writer) Write(p []byte) (int, error) {
+	for {
+		f := w.file.Load()
+		n, err := f.Write(p)
+		if err == nil {
+			w.records.Add(1)
+			w.bytes.Add(uint64(n))
+			return n, nil
+		}
+		if n == 0 && errors.Is(err, os.ErrClosed) && !w.closed.Load() {
+			continue // the file was switched under us; nothing was written
+		}
+		return n, w.writeFailed(err)
+	}
+}
+
+// WriteString is like Write, for a string; it lets [io.WriteString] and
+// loggers that hold strings skip a copy.
+func (w *Writer) WriteString(s string) (int, error) {
+	return w.Write(stringBytes(s))
+}
+
+// stringBytes returns the bytes of s without copying; write(2) only reads them.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+func (w *Writer) writeFailed(err error) error {
+	w.writeErrors.Add(1)
+	if w.closed.Load() && errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("watchedfile: write %s: %w", w.path, os.ErrClosed)
+	}
+	return fmt.Errorf("watchedfile: %w", err)
+}
+
+// Sync commits the current file's contents to stable storage (fsync). With
+// Sync, a *Writer is a zapcore.WriteSyncer as it is.
+func (w *Writer) Sync() error {
+	for {
+		err := w.file.Load().Sync()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, os.ErrClosed) {
+			if w.closed.Load() {
+				return fmt.Errorf("watchedfile: sync %s: %w", w.path, os.ErrClosed)
+			}
+			continue
+		}
+		return fmt.Errorf("watchedfile: %w", err)
+	}
+}
+
+// Reopen opens the path now and switches to it if it names another file
+// than the one being written, creating it if it does not exist. Call it from
+// a signal handler when a rotation tool signals the process (nginx style);
+// it is harmless when the Writer has already switched by itself.
+// If the path cannot be opened, Reopen returns the error and the Writer goes
+// on writing to the file it has.
+func (w *Writer) Reopen() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed.Load() {
+		return fmt.Errorf("watchedfile: reopen %s: %w", w.path, os.ErrClosed)
+	}
+	if err := w.switchFile(true); err != nil {
+		w.failedReopens++
+		w.lastErr = err
+		return err
+	}
+	return nil
+}
+
+// Close stops watching and closes the file. Later calls to Write, Sync and
+// Reopen return an error wrapping [os.ErrClosed]. Close may be called more
+// than once and concurrently with Write; calls after the first return nil.
+// When Close returns, no goroutine started for this Writer is running.
+func (w *Writer) Close() error {
+	first := false
+	w.closeOnce.Do(func() {
+		first = true
+		w.closed.Store(true)
+		close(w.done)
+		<-w.exited // outside mu: the goroutine may be waiting for it
+
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		var errs []error
+		if w.watcher != nil {
+			errs = append(errs, w.watcher.close())
+			w.watcher = nil
+		}
+		if err := w.file.Load().Close(); err != nil {
+			errs = append(errs, fmt.Errorf("watchedfile: %w", err))
+		}
+		w.closeErr = errors.Join(errs...)
+	})
+	if !first {
+		return nil
+	}
+	return w.closeErr
+}
+
+// Path returns the absolute path the Writer writes to.
+func (w *Writer) Path() string { return w.path }
+
+// Stats returns a snapshot of the Writer's counters and state.
+func (w *Writer) Stats() Stats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := Stats{
+		Backend:        BackendPolling,
+		FallbackReason: w.fallbackReason,
+		Records:        w.records.Load(),
+		Bytes:          w.bytes.Load(),
+		WriteErrors:    w.writeErrors.Load(),
+		Reopens:        w.reopens,
+		FailedReopens:  w.failedReopens,
+		ReopenPending:  w.pending,
+		LastError:      w.lastErr,
+	}
+	if w.watcher != nil {
+		s.Backend = BackendInotify
+	}
+	return s
+}
+
+// open opens the path for appending, creating it (and, with WithMkdirAll, its
+// directory) if create is set.
+func (w *Writer) open(create bool) (*os.File, fs.FileInfo, error) {
+	flag := os.O_WRONLY | os.O_APPEND
+	if create {
+		flag |= os.O_CREATE
+		if w.cfg.mkdirAll {
+			if err := os.MkdirAll(filepath.Dir(w.path), w.cfg.dirMode); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	f, err := openFile(w.path, flag, w.cfg.mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if info.IsDir() {
+		f.Close()
+		return nil, nil, &fs.PathError{Op: "open", Path: w.path, Err: errIsDir}
+	}
+	return f, info, nil
+}
+
+var errIsDir = errors.New("is a directory")
+
+// startWatching arms the watcher for f, creating it on first use; when no
+// watcher can serve, the Writer polls and records why. Called with mu held
+// or before the goroutine starts.
+func (w *Writer) startWatching(f *os.File) {
+	if w.watcher == nil && w.fallbackReason == "" {
+		wt, err := newWatcher(w.notify)
+		if err != nil {
+			w.fallbackReason = err.Error()
+			return
+		}
+		if wt == nil {
+			return // this system has no event source: poll
+		}
+		w.watcher = wt
+	}
+	if w.watcher == nil {
+		return
+	}
+	if err := w.watcher.watch(f, w.path); err != nil {
+		w.watcher.close()
+		w.watcher = nil
+		w.fallbackReason = err.Error()
+		w.lastErr = err
+	}
+}
+
+// notify wakes the goroutine; it never blocks, and wake-ups coalesce.
+func (w *Writer) notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
