@@ -93,13 +93,17 @@ func (w *Writer) check(now time.Time) (time.Duration, error) {
 	}
 	if !w.pending {
 		w.pending = true
-		w.pendingSince = now
 		w.retry = w.cfg.retryMin
+	}
+	if state != pathMissing {
+		w.missingSince = time.Time{}
+	} else if w.missingSince.IsZero() {
+		w.missingSince = now
 	}
 	// A file renamed away is replaced by whoever rotated it; give them
 	// time. A deleted file loses every record written to it: replace it now.
 	if state == pathMissing && !deleted {
-		if wait := w.pendingSince.Add(w.cfg.createDelay).Sub(now); wait > 0 {
+		if wait := w.missingSince.Add(w.cfg.createDelay).Sub(now); wait > 0 {
 			next := min(w.retry, wait)
 			w.retry = min(2*w.retry, w.cfg.retryMax)
 			return next, nil
@@ -143,6 +147,7 @@ func (w *Writer) switchFile(create bool) error {
 // settle records that the open file is the one at the path.
 func (w *Writer) settle() {
 	w.pending = false
+	w.missingSince = time.Time{}
 	w.retry = w.cfg.retryMin
 	w.lastErr = nil
 }

@@ -50,8 +50,9 @@ type Writer struct {
 	fallbackReason string
 	reopens        uint64
 	failedReopens  uint64
+	backend        Backend
 	pending        bool      // the path names another file than info
-	pendingSince   time.Time // when pending became true
+	missingSince   time.Time // when the path was first found empty; zero if it is not
 	retry          time.Duration
 	lastErr        error
 }
@@ -82,12 +83,13 @@ func Open(path string, opts ...Option) (*Writer, error) {
 		}
 	}
 	w := &Writer{
-		path:   abs,
-		cfg:    cfg,
-		wake:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		exited: make(chan struct{}),
-		retry:  cfg.retryMin,
+		path:    abs,
+		cfg:     cfg,
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		retry:   cfg.retryMin,
+		backend: BackendPolling,
 	}
 	f, info, err := w.open(true)
 	if err != nil {
@@ -217,7 +219,7 @@ func (w *Writer) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := Stats{
-		Backend:        BackendPolling,
+		Backend:        w.backend,
 		FallbackReason: w.fallbackReason,
 		Records:        w.records.Load(),
 		Bytes:          w.bytes.Load(),
@@ -226,9 +228,6 @@ func (w *Writer) Stats() Stats {
 		FailedReopens:  w.failedReopens,
 		ReopenPending:  w.pending,
 		LastError:      w.lastErr,
-	}
-	if w.watcher != nil {
-		s.Backend = BackendInotify
 	}
 	return s
 }
@@ -277,6 +276,7 @@ func (w *Writer) startWatching(f *os.File) {
 			return // this system has no event source: poll
 		}
 		w.watcher = wt
+		w.backend = BackendInotify
 	}
 	if w.watcher == nil {
 		return
@@ -284,6 +284,7 @@ func (w *Writer) startWatching(f *os.File) {
 	if err := w.watcher.watch(f, w.path); err != nil {
 		w.watcher.close()
 		w.watcher = nil
+		w.backend = BackendPolling
 		w.fallbackReason = err.Error()
 		w.lastErr = err
 	}
