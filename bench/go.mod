@@ -1,0 +1,12 @@
+module github.com/watchedfile/watchedfile/bench
+
+go 1.23.0
+
+require (
+	github.com/client9/reopen v1.0.0
+	github.com/watchedfile/watchedfile v0.0.0-00010101000000-000000000000
+	golang.org/x/sys v0.35.0
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1
+)
+
+replace github.com/watchedfile/watchedfile => ../

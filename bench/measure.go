@@ -1,0 +1,136 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// A cell is one strategy writing one record size from some goroutines for
+// one round.
+type cell struct {
+	Round      int    `json:"round"`
+	Strategy   string `json:"strategy"`
+	Size       int    `json:"size"`
+	Goroutines int    `json:"goroutines"`
+	Records    uint64 `json:"records"`
+	ElapsedNs  int64  `json:"elapsed_ns"`
+	CPUNs      int64  `json:"cpu_ns"`
+	// Mallocs is the runtime's count of heap allocations during the cell;
+	// -1 when not known (the Python rows).
+	Mallocs int64  `json:"mallocs"`
+	Error   string `json:"error,omitempty"`
+}
+
+// record returns a record of size bytes ending in a newline.
+func record(size int) []byte {
+	if size < 1 {
+		size = 1
+	}
+	b := bytes.Repeat([]byte{'x'}, size)
+	b[size-1] = '\n'
+	return b
+}
+
+// runCell measures one cell in a fresh file in dir, removed afterwards.
+func runCell(s strategy, size, goroutines int, d time.Duration, dir string, py pythonEnv) (cell, error) {
+	path := filepath.Join(dir, "cell.log")
+	defer os.Remove(path)
+	os.Remove(path)
+	c := cell{Strategy: s.name, Size: size, Goroutines: goroutines, Mallocs: -1}
+	if s.python != "" {
+		var out struct {
+			Records   uint64 `json:"records"`
+			ElapsedNs int64  `json:"elapsed_ns"`
+			CPUNs     int64  `json:"cpu_ns"`
+		}
+		err := runPython(py.python, py.script, map[string]any{
+			"mode": "throughput", "kind": s.python, "path": path, "size": size,
+			"goroutines": goroutines, "duration_ns": d.Nanoseconds(),
+		}, &out)
+		if err != nil {
+			return c, err
+		}
+		c.Records, c.ElapsedNs, c.CPUNs = out.Records, out.ElapsedNs, out.CPUNs
+		return c, nil
+	}
+
+	w, err := s.open(path)
+	if err != nil {
+		return c, fmt.Errorf("%s: open: %w", s.name, err)
+	}
+	rec := record(size)
+	var (
+		stop     atomic.Bool
+		total    atomic.Uint64
+		firstErr atomic.Pointer[error]
+		ready    sync.WaitGroup
+		done     sync.WaitGroup
+		start    = make(chan struct{})
+	)
+	for range goroutines {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			var n uint64
+			ready.Done()
+			<-start
+			for !stop.Load() {
+				if _, err := w.Write(rec); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					break
+				}
+				n++
+			}
+			total.Add(n)
+		}()
+	}
+	ready.Wait()
+	runtime.GC()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	close(start)
+	time.Sleep(d) // the cell's measuring window
+	stop.Store(true)
+	done.Wait()
+	elapsed := time.Since(t0)
+	cpu1 := cpuTime()
+	runtime.ReadMemStats(&ms1)
+	cerr := w.Close()
+
+	c.Records = total.Load()
+	c.ElapsedNs = elapsed.Nanoseconds()
+	c.CPUNs = (cpu1 - cpu0).Nanoseconds()
+	c.Mallocs = int64(ms1.Mallocs - ms0.Mallocs)
+	if p := firstErr.Load(); p != nil {
+		return c, fmt.Errorf("%s: write: %w", s.name, *p)
+	}
+	if cerr != nil {
+		return c, fmt.Errorf("%s: close: %w", s.name, cerr)
+	}
+	if c.Records == 0 {
+		return c, errors.New(s.name + ": no record written")
+	}
+	return c, nil
+}
+
+// cpuTime is the user plus system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

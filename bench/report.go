@@ -1,0 +1,255 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+)
+
+// machine says where the numbers were measured.
+type machine struct {
+	CPUs    int               `json:"cpus"`
+	CPU     string            `json:"cpu"`
+	Kernel  string            `json:"kernel"`
+	Go      string            `json:"go"`
+	Python  string            `json:"python,omitempty"`
+	Modules map[string]string `json:"modules"` // rival module → version
+}
+
+func describeMachine() machine {
+	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Modules: map[string]string{}}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if p := findPython(); p != "" {
+		if out, err := exec.Command(p, "--version").Output(); err == nil {
+			m.Python = strings.TrimSpace(string(out))
+		}
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			m.Modules[d.Path] = d.Version
+		}
+	}
+	return m
+}
+
+// summary is one strategy, size and concurrency over all rounds: medians.
+type summary struct {
+	Strategy   string  `json:"strategy"`
+	Size       int     `json:"size"`
+	Goroutines int     `json:"goroutines"`
+	Rounds     int     `json:"rounds"` // rounds without error
+	NsPerRec   float64 `json:"ns_per_record"`
+	RecPerSec  float64 `json:"records_per_second"`
+	RatioToRaw float64 `json:"ratio_to_raw"` // median of the per-round ratios
+	CPUNsRec   float64 `json:"cpu_ns_per_record"`
+	AllocsRec  float64 `json:"allocs_per_record"` // -1: not known
+	Error      string  `json:"error,omitempty"`
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func summarize(cells []cell, ss []strategy, cfg config) []summary {
+	type key struct {
+		s       string
+		size, g int
+		round   int
+	}
+	nsPer := map[key]float64{}
+	for _, c := range cells {
+		if c.Error == "" && c.Records > 0 {
+			nsPer[key{c.Strategy, c.Size, c.Goroutines, c.Round}] = float64(c.ElapsedNs) / float64(c.Records)
+		}
+	}
+	var out []summary
+	for _, size := range cfg.Sizes {
+		for _, g := range cfg.Goroutines {
+			for _, s := range ss {
+				sm := summary{Strategy: s.name, Size: size, Goroutines: g, AllocsRec: -1}
+				var ns, rps, ratio, cpu, allocs []float64
+				for _, c := range cells {
+					if c.Strategy != s.name || c.Size != size || c.Goroutines != g {
+						continue
+					}
+					if c.Error != "" || c.Records == 0 {
+						sm.Error = c.Error
+						continue
+					}
+					r := float64(c.Records)
+					ns = append(ns, float64(c.ElapsedNs)/r)
+					rps = append(rps, r/(float64(c.ElapsedNs)/1e9))
+					cpu = append(cpu, float64(c.CPUNs)/r)
+					if c.Mallocs >= 0 {
+						allocs = append(allocs, float64(c.Mallocs)/r)
+					}
+					if raw, ok := nsPer[key{"raw", size, g, c.Round}]; ok {
+						ratio = append(ratio, float64(c.ElapsedNs)/r/raw)
+					}
+				}
+				sm.Rounds = len(ns)
+				sm.NsPerRec, sm.RecPerSec, sm.CPUNsRec = median(ns), median(rps), median(cpu)
+				sm.RatioToRaw = median(ratio)
+				if len(allocs) > 0 {
+					sm.AllocsRec = median(allocs)
+				}
+				for _, p := range []*float64{&sm.NsPerRec, &sm.RecPerSec, &sm.CPUNsRec, &sm.RatioToRaw} {
+					if math.IsNaN(*p) { // JSON has no NaN: -1 is "not measured"
+						*p = -1
+					}
+				}
+				out = append(out, sm)
+			}
+		}
+	}
+	return out
+}
+
+// num formats a figure, with a dash for what was not measured.
+func num(x float64, prec int) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.*f", prec, x)
+}
+
+func writeMarkdown(w io.Writer, res *results, cfg config) error {
+	bw := bufio.NewWriter(w)
+	m := res.Machine
+	fmt.Fprintf(bw, "Machine: %d CPUs, %s, Linux %s, %s", m.CPUs, m.CPU, m.Kernel, m.Go)
+	if m.Python != "" {
+		fmt.Fprintf(bw, ", %s", m.Python)
+	}
+	var mods []string
+	for _, p := range []string{"gopkg.in/natefinch/lumberjack.v2", "github.com/client9/reopen"} {
+		if v := m.Modules[p]; v != "" {
+			mods = append(mods, p+" "+v)
+		}
+	}
+	if len(mods) > 0 {
+		fmt.Fprintf(bw, ", %s", strings.Join(mods, ", "))
+	}
+	fmt.Fprintf(bw, ".\n%d rounds of %v per cell, strategies interleaved; medians. Run took %.0f s.\n\n",
+		cfg.Rounds, cfg.Duration, res.Seconds)
+
+	for _, size := range cfg.Sizes {
+		fmt.Fprintf(bw, "#### Cost per record, %d-byte records\n\n", size)
+		fmt.Fprintln(bw, "| strategy | goroutines | ns/record | records/s | × raw | CPU ns/record | allocs/record |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|")
+		for _, s := range res.Summary {
+			if s.Size != size {
+				continue
+			}
+			if s.Rounds == 0 {
+				fmt.Fprintf(bw, "| %s | %d | failed: %s | | | | |\n", s.Strategy, s.Goroutines, oneLine(s.Error))
+				continue
+			}
+			fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s |\n", s.Strategy, s.Goroutines,
+				num(s.NsPerRec, 0), num(s.RecPerSec, 0), num(s.RatioToRaw, 2), num(s.CPUNsRec, 0), num(s.AllocsRec, 2))
+		}
+		fmt.Fprintln(bw)
+	}
+
+	if len(res.Syscalls) > 0 {
+		method := res.Syscalls[0].Method
+		fmt.Fprintf(bw, "#### Syscalls per record (%s, %d-byte records, 1 goroutine, %d−%d records)\n\n",
+			map[string]string{"strace": "strace -f -c", "proc-syscw": "/proc/self/io syscw, writes only"}[method],
+			cfg.Sizes[0], countLarge, countSmall)
+		fmt.Fprintln(bw, "| strategy | on the record's path | write | stat family | open/close | Go runtime, other threads |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|")
+		for _, c := range res.Syscalls {
+			if c.Error != "" {
+				fmt.Fprintf(bw, "| %s | not counted: %s | | | | |\n", c.Strategy, oneLine(c.Error))
+				continue
+			}
+			fmt.Fprintf(bw, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", c.Strategy, c.Total-c.Runtime, c.Write, c.Stat, c.Open, c.Runtime)
+		}
+		fmt.Fprintln(bw)
+	}
+
+	if len(res.Rotation) > 0 {
+		rc := cfg.RotCfg
+		fmt.Fprintf(bw, "#### Under rotation (%v: a rename every %v, one rm, one new file unopenable for %v; %d goroutines, a record every %v each)\n\n",
+			rc.Duration, rc.Interval, rc.Hold, rc.Goroutines, rc.Pace)
+		fmt.Fprintln(bw, "| strategy | records | failed writes | lost | of which to the deleted file | misdirected | median delay of misdirected | duplicates | stuck at end |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+		for _, r := range res.Rotation {
+			if r.Attempted == 0 && r.Skipped != "" {
+				fmt.Fprintf(bw, "| %s | skipped: %s | | | | | | | |\n", r.Strategy, oneLine(r.Skipped))
+				continue
+			}
+			stuck := "no"
+			if r.Stuck {
+				stuck = "**yes**"
+			}
+			delay := "–"
+			if r.Misdirected > 0 {
+				delay = time.Duration(r.MisdirectedDelayNs).Round(10 * time.Microsecond).String()
+			}
+			fmt.Fprintf(bw, "| %s | %d | %d | %d | %d | %d | %s | %d | %s |\n", r.Strategy, r.Attempted, r.Failed,
+				r.Lost, r.ToDeleted, r.Misdirected, delay, r.Duplicates+r.Garbled, stuck)
+		}
+		fmt.Fprintln(bw)
+	}
+
+	fmt.Fprintln(bw, "Strategies:")
+	fmt.Fprintln(bw)
+	for _, s := range res.Strategy {
+		fmt.Fprintf(bw, "- `%s`: %s\n", s.Name, s.Desc)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(bw, "\nNote: %s\n", n)
+	}
+	return bw.Flush()
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "|", "/")
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
+
+func writeJSON(path string, res *results) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("json: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

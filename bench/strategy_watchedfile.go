@@ -1,0 +1,33 @@
+//go:build linux
+
+package main
+
+import (
+	"time"
+
+	"github.com/watchedfile/watchedfile"
+)
+
+// watchedfileInotifyStrategy is this library with its Linux default, inotify.
+// The create delay is the default (1s): the rotator creates the new file
+// itself, as logrotate does.
+func watchedfileInotifyStrategy() strategy {
+	return strategy{
+		name: "watchedfile",
+		desc: "watchedfile.Open, inotify (the Linux default)",
+		open: func(path string) (sink, error) {
+			return watchedfile.Open(path)
+		},
+	}
+}
+
+// watchedfilePollingStrategy is this library polling the path once a second.
+func watchedfilePollingStrategy() strategy {
+	return strategy{
+		name: "watchedfile-poll",
+		desc: "watchedfile.Open with WithPolling(1s)",
+		open: func(path string) (sink, error) {
+			return watchedfile.Open(path, watchedfile.WithPolling(time.Second))
+		},
+	}
+}
