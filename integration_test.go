@@ -394,7 +394,7 @@ func integConf(t *testing.T, name string, vars map[string]string) string {
 	}
 	text := string(data)
 	if _, ok := vars["ROTATE"]; !ok {
-		text = strings.ReplaceAll(text, "@ROTATE@", "10000")
+		text = strings.ReplaceAll(text, "@ROTATE@", "1000") // none deleted before it is read back
 	}
 	for k, v := range vars {
 		text = strings.ReplaceAll(text, "@"+k+"@", v)
