@@ -87,7 +87,7 @@ func runCell(s strategy, size, goroutines int, d time.Duration, dir string, py p
 			<-start
 			for !stop.Load() {
 				if _, err := w.Write(rec); err != nil {
-					firstErr.CompareAndSwap(nil, &err)
+					keepFirst(&firstErr, err)
 					break
 				}
 				n++
@@ -124,6 +124,13 @@ func runCell(s strategy, size, goroutines int, d time.Duration, dir string, py p
 		return c, errors.New(s.name + ": no record written")
 	}
 	return c, nil
+}
+
+// keepFirst stores err if no error was stored yet. It is a function of its
+// own so that only a failing write moves an error to the heap: taking the
+// address of the loop's err would allocate on every record.
+func keepFirst(p *atomic.Pointer[error], err error) {
+	p.CompareAndSwap(nil, &err)
 }
 
 // cpuTime is the user plus system CPU time of this process so far.
