@@ -25,12 +25,20 @@ type machine struct {
 	Go      string            `json:"go"`
 	Python  string            `json:"python,omitempty"`
 	Modules map[string]string `json:"modules"` // rival module → version
+	// LoadAvg is /proc/loadavg's 1, 5 and 15 minute figures at the start:
+	// other work on the machine slows every row's wall time.
+	LoadAvg string `json:"loadavg"`
 }
 
 func describeMachine() machine {
 	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Modules: map[string]string{}}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			m.LoadAvg = strings.Join(f[:3], " ")
+		}
 	}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
@@ -160,9 +168,10 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 	if len(mods) > 0 {
 		fmt.Fprintf(bw, ", %s", strings.Join(mods, ", "))
 	}
-	fmt.Fprintf(bw, ".\n%d rounds of %v per cell, strategies interleaved; medians. Run took %.0f s.\n\n",
-		cfg.Rounds, cfg.Duration, res.Seconds)
+	fmt.Fprintf(bw, "; load average %s at the start.\n%d rounds of %v per cell, strategies interleaved; medians. Run took %.0f s.\n\n",
+		m.LoadAvg, cfg.Rounds, cfg.Duration, res.Seconds)
 
+	writeRatioTable(bw, res, cfg)
 	for _, size := range cfg.Sizes {
 		fmt.Fprintf(bw, "#### Cost per record, %d-byte records\n\n", size)
 		fmt.Fprintln(bw, "| strategy | goroutines | ns/record | records/s | × raw | CPU ns/record | allocs/record |")
@@ -232,6 +241,40 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 		fmt.Fprintf(bw, "\nNote: %s\n", n)
 	}
 	return bw.Flush()
+}
+
+// writeRatioTable is the headline: each strategy's median ratio to raw, and
+// its median ns per record, for every size and concurrency.
+func writeRatioTable(bw *bufio.Writer, res *results, cfg config) {
+	fmt.Fprintln(bw, "#### Time per record as a multiple of `raw` (median ns per record in brackets)")
+	fmt.Fprintln(bw)
+	fmt.Fprint(bw, "| strategy |")
+	for _, size := range cfg.Sizes {
+		for _, g := range cfg.Goroutines {
+			fmt.Fprintf(bw, " %d B, %d gor. |", size, g)
+		}
+	}
+	fmt.Fprint(bw, "\n|---|")
+	for range len(cfg.Sizes) * len(cfg.Goroutines) {
+		fmt.Fprint(bw, "---:|")
+	}
+	fmt.Fprintln(bw)
+	for _, st := range res.Strategy {
+		fmt.Fprintf(bw, "| %s |", st.Name)
+		for _, size := range cfg.Sizes {
+			for _, g := range cfg.Goroutines {
+				cellText := " – |"
+				for _, s := range res.Summary {
+					if s.Strategy == st.Name && s.Size == size && s.Goroutines == g && s.Rounds > 0 {
+						cellText = fmt.Sprintf(" %s (%s) |", num(s.RatioToRaw, 2), num(s.NsPerRec, 0))
+					}
+				}
+				fmt.Fprint(bw, cellText)
+			}
+		}
+		fmt.Fprintln(bw)
+	}
+	fmt.Fprintln(bw)
 }
 
 func oneLine(s string) string {
