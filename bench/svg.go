@@ -73,6 +73,8 @@ func writeSVG(path string, res *results) error {
 						fmt.Fprintf(&b, `<rect x="%.0f" y="%.1f" width="%.1f" height="%.0f" fill="%s"><title>%s, %d B, %d goroutines: %.0f ns/record</title></rect>`+"\n",
 							left, ry+float64(i)*barH, math.Max(x(s.NsPerRec)-left, 1), barH-1, colors[i%len(colors)],
 							html.EscapeString(name), size, g, s.NsPerRec)
+						fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="7" fill="#333">%.0f</text>`+"\n",
+							math.Max(x(s.NsPerRec), left+1)+3, ry+float64(i)*barH+barH-2, s.NsPerRec)
 					}
 				}
 			}
