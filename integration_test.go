@@ -411,13 +411,14 @@ func integConf(t *testing.T, name string, vars map[string]string) string {
 }
 
 // integLogrotate runs logrotate -f once and fails the test if it fails.
-func integLogrotate(t *testing.T, conf string) {
+func integLogrotate(t *testing.T, conf string, args ...string) string {
 	t.Helper()
 	state := filepath.Join(filepath.Dir(conf), "state")
-	out, err := exec.Command("logrotate", "-f", "-s", state, conf).CombinedOutput()
+	out, err := exec.Command("logrotate", append(append([]string{"-f", "-s", state}, args...), conf)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("logrotate -f -s %s %s: %v\n%s", state, conf, err, out)
 	}
+	return string(out)
 }
 
 // integRotateLoop runs rotate n times, one every interval, while the writer
@@ -471,13 +472,14 @@ func TestIntegrationLogrotate(t *testing.T) {
 	for _, sc := range []scenario{
 		{name: "nginx (create 0640 www-data adm, compress, delaycompress, sharedscripts postrotate HUP)", conf: "nginx.conf", n: 20, interval: 100 * time.Millisecond},
 		{name: "rsyslog (no create, compress, delaycompress, sharedscripts postrotate HUP)", conf: "rsyslog.conf", n: 20, interval: 100 * time.Millisecond},
-		{name: "create + compress, no delaycompress, inotify", conf: "compress.conf", n: 20, interval: 100 * time.Millisecond},
+		{name: "create + compress, no delaycompress, inotify", conf: "compress.conf", n: 20, interval: 100 * time.Millisecond,
+			lossOK: 10 * time.Millisecond, lossWhy: "gzip reads the rotated file about 1ms after the rename; usually none, a few when the writer is not scheduled in time (a loaded machine)"},
 		{name: "create + compress, no delaycompress, polling 100ms", conf: "compress.conf", poll: 100 * time.Millisecond, n: 10, interval: 250 * time.Millisecond,
-			lossOK: 100 * time.Millisecond, lossWhy: "gzip reads the rotated file before the next poll"},
+			lossOK: 150 * time.Millisecond, lossWhy: "gzip reads the rotated file before the next poll: up to one interval"},
 		{name: "dateext (create, compress, delaycompress)", conf: "dateext.conf", n: 3, interval: 1100 * time.Millisecond},
 		{name: "olddir (create, compress, delaycompress, postrotate HUP)", conf: "olddir.conf", n: 20, interval: 100 * time.Millisecond},
 		{name: "copytruncate (compress, delaycompress)", conf: "copytruncate.conf", n: 20, interval: 100 * time.Millisecond,
-			lossOK: 50 * time.Millisecond, lossWhy: "records written between the copy and the truncation; inherent to copytruncate"},
+			lossOK: 100 * time.Millisecond, lossWhy: "records written between the copy and the truncation; inherent to copytruncate"},
 	} {
 		t.Run(sc.conf+"/"+map[bool]string{true: "polling", false: "inotify"}[sc.poll > 0], func(t *testing.T) {
 			start := time.Now()
@@ -514,10 +516,10 @@ func TestIntegrationLogrotate(t *testing.T) {
 				return
 			}
 			// The loss this scenario accepts: at most the records of one
-			// window (plus 50ms for scheduling) per rotation.
+			// window per rotation.
 			elapsed := time.Since(start).Seconds()
 			rate := float64(c.Acked) / elapsed
-			bound := int(float64(sc.n) * rate * (sc.lossOK + 50*time.Millisecond).Seconds())
+			bound := int(float64(sc.n) * rate * sc.lossOK.Seconds())
 			t.Logf("lost %d records in %d rotations (%.1f per rotation; bound %d): %s",
 				c.Lost, sc.n, float64(c.Lost)/float64(sc.n), bound, sc.lossWhy)
 			if c.Lost > bound || c.Duplicated != 0 || c.Torn != 0 || c.Acked == 0 {
