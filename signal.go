@@ -34,8 +34,9 @@ import (
 //
 // As with [signal.Notify], a signal that the program was started with
 // ignored (SIGHUP under nohup) is no longer ignored while ReopenOnSignal
-// listens for it, and once no one listens for SIGHUP again, its default
-// action is to terminate the process. On Windows, SIGHUP is never delivered.
+// listens for it. Once nothing in the program listens for it any more, the
+// signal does again what it did at start: SIGHUP, by default, terminates the
+// process. On Windows, SIGHUP is never delivered.
 func ReopenOnSignal(writers []*Writer, sigs ...os.Signal) (stop func()) {
 	ws := slices.DeleteFunc(slices.Clone(writers), func(w *Writer) bool { return w == nil })
 	if len(sigs) == 0 {
