@@ -476,6 +476,7 @@ func TestIntegrationLogrotate(t *testing.T) {
 			lossOK: 10 * time.Millisecond, lossWhy: "gzip reads the rotated file about 1ms after the rename; usually none, a few when the writer is not scheduled in time (a loaded machine)"},
 		{name: "create + compress, no delaycompress, polling 100ms", conf: "compress.conf", poll: 100 * time.Millisecond, n: 10, interval: 250 * time.Millisecond,
 			lossOK: 150 * time.Millisecond, lossWhy: "gzip reads the rotated file before the next poll: up to one interval"},
+		{name: "create + compress + delaycompress, polling 100ms", conf: "delaycompress.conf", poll: 100 * time.Millisecond, n: 10, interval: 250 * time.Millisecond},
 		{name: "dateext (create, compress, delaycompress)", conf: "dateext.conf", n: 3, interval: 1100 * time.Millisecond},
 		{name: "olddir (create, compress, delaycompress, postrotate HUP)", conf: "olddir.conf", n: 20, interval: 100 * time.Millisecond},
 		{name: "copytruncate (compress, delaycompress)", conf: "copytruncate.conf", n: 20, interval: 100 * time.Millisecond,
