@@ -449,14 +449,20 @@ func TestManyGoroutinesAcrossRotations(t *testing.T) {
 				require.ErrorIs(t, err, fs.ErrNotExist) // the writer has not recreated it yet
 				continue
 			}
+			// A new file never replaces one the writer made meanwhile
+			// (this goroutine may be descheduled past the create delay):
+			// that would destroy records, as any mv over a log does.
 			switch rotations % 3 {
-			case 0: // logrotate create
-				require.NoError(t, os.WriteFile(path+".new", nil, 0o644))
-				require.NoError(t, os.Rename(path+".new", path))
+			case 0: // logrotate create: O_EXCL
+				f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+				if err == nil {
+					f.Close()
+				}
 			case 1: // mv away; the writer creates the file
-			case 2: // another file renamed over it
+			case 2: // another file appears at the path in one step
 				require.NoError(t, os.WriteFile(path+".new", []byte("g99 000000 other\n"), 0o644))
-				require.NoError(t, os.Rename(path+".new", path))
+				os.Link(path+".new", path)
+				require.NoError(t, os.Remove(path+".new"))
 			}
 		}
 		require.NoError(t, w.Close())
