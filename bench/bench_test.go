@@ -37,7 +37,7 @@ func TestRunTiny(t *testing.T) {
 	cfg.SVG = filepath.Join(dir, "out.svg")
 	cfg.RotCfg.Duration = 150 * time.Millisecond
 	cfg.RotCfg.Interval = 5 * time.Millisecond
-	cfg.RotCfg.Hold = 20 * time.Millisecond
+	cfg.RotCfg.Hold = 50 * time.Millisecond
 	cfg.RotCfg.Settle = 100 * time.Millisecond
 	// cfg.Dir stays the system temp dir: t.TempDir's parents are mode 0700,
 	// which the rotation child, running as uid 65534, could not pass.
