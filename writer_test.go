@@ -414,35 +414,39 @@ func TestManyGoroutinesAcrossRotations(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "app.log")
 		w := openWriter(t, path, append(opts, watchedfile.WithCreateDelay(5*time.Millisecond))...)
-		const goroutines, perGoroutine = 16, 3000
+		// Writers write until the rotator has seen enough switches.
+		const goroutines, wantReopens = 16, 12
 		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		written := make([]int, goroutines)
 		for g := range goroutines {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := range perGoroutine {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						written[g] = i
+						return
+					default:
+					}
 					// Long enough records that a torn write would show.
 					_, err := fmt.Fprintf(w, "g%02d %06d %s\n", g, i, strings.Repeat("x", 64))
 					assert.NoError(t, err)
 				}
 			}()
 		}
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
 
-		// Rotate until the writers finish: rename with and without a
-		// new file, and rename another file over the path. No deletions:
-		// records in a deleted file cannot be counted.
+		// Rotate: rename with and without a new file, and a new file
+		// appearing at the path in one step. No deletions: records in a
+		// deleted file cannot be counted.
 		rotations := 0
 		ticker := time.NewTicker(3 * time.Millisecond)
 		defer ticker.Stop()
-	loop:
-		for {
-			select {
-			case <-done:
-				break loop
-			case <-ticker.C:
-			}
+		deadline := time.Now().Add(waitFor)
+		for w.Stats().Reopens < wantReopens {
+			require.True(t, time.Now().Before(deadline), "only %d reopens in %v: %+v", w.Stats().Reopens, waitFor, w.Stats())
+			<-ticker.C
 			rotations++
 			rotated := filepath.Join(dir, fmt.Sprintf("app.log.%d", rotations))
 			if err := os.Rename(path, rotated); err != nil {
@@ -465,9 +469,10 @@ func TestManyGoroutinesAcrossRotations(t *testing.T) {
 				require.NoError(t, os.Remove(path+".new"))
 			}
 		}
+		close(stop)
+		wg.Wait()
 		require.NoError(t, w.Close())
 		t.Logf("%d rotations, %+v", rotations, w.Stats())
-		require.Greater(t, w.Stats().Reopens, uint64(3), "the test did not rotate")
 
 		seen := make(map[string]int)
 		files, err := filepath.Glob(filepath.Join(dir, "app.log*"))
@@ -490,8 +495,10 @@ func TestManyGoroutinesAcrossRotations(t *testing.T) {
 			}
 		}
 		lost, dup := 0, 0
+		total := 0
 		for g := range goroutines {
-			for i := range perGoroutine {
+			total += written[g]
+			for i := range written[g] {
 				switch seen[fmt.Sprintf("g%02d %06d", g, i)] {
 				case 0:
 					lost++
@@ -504,7 +511,7 @@ func TestManyGoroutinesAcrossRotations(t *testing.T) {
 		assert.Zero(t, torn, "torn records")
 		assert.Zero(t, lost, "lost records")
 		assert.Zero(t, dup, "duplicated records")
-		assert.Equal(t, uint64(goroutines*perGoroutine), w.Stats().Records)
+		assert.Equal(t, uint64(total), w.Stats().Records)
 	})
 }
 
