@@ -1,0 +1,342 @@
+package watchedfile_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/watchedfile/watchedfile"
+)
+
+// These tests count what the process holds (descriptors, inotify watches,
+// goroutines), so none of them runs in parallel with other tests.
+
+// resources is what this process holds, read from /proc by procfs.
+type resources struct {
+	fds        int
+	inotifies  int // inotify instances
+	watches    int // inotify watches, over all instances
+	goroutines int
+}
+
+func (r resources) String() string {
+	return fmt.Sprintf("%d fds, %d inotify instances with %d watches, %d goroutines",
+		r.fds, r.inotifies, r.watches, r.goroutines)
+}
+
+func held(t *testing.T) resources {
+	t.Helper()
+	p, err := procfs.Self()
+	require.NoError(t, err)
+	targets, err := p.FileDescriptorTargets()
+	require.NoError(t, err)
+	fds, err := p.FileDescriptors()
+	require.NoError(t, err)
+	r := resources{goroutines: runtime.NumGoroutine()}
+	for i, target := range targets {
+		if target == "" {
+			continue // closed between the two reads
+		}
+		r.fds++
+		if target == "anon_inode:inotify" {
+			r.inotifies++
+			info, err := p.FDInfo(strconv.FormatUint(uint64(fds[i]), 10))
+			require.NoError(t, err)
+			r.watches += len(info.InotifyInfos)
+		}
+	}
+	return r
+}
+
+// requireBackTo waits until the process holds no more than it did at base.
+// It polls by itself: require.Eventually would add a goroutine to the count.
+func requireBackTo(t *testing.T, base resources) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		now := held(t)
+		if now.fds <= base.fds && now.inotifies <= base.inotifies &&
+			now.watches <= base.watches && now.goroutines <= base.goroutines {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leak: had %v, now %v", base, now)
+		}
+		time.Sleep(waitTick) // a deadline loop: what is awaited is in other goroutines
+	}
+}
+
+func TestNoLeaksAfterRotationsAndClose(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			base := held(t)
+			path := filepath.Join(t.TempDir(), "app.log")
+			w, err := watchedfile.Open(path, b.opts...)
+			require.NoError(t, err)
+			const rotations = 300
+			for i := range rotations {
+				writeLine(t, w, "x")
+				rotated := fmt.Sprintf("%s.%d", path, i%3) // renamed over each other
+				require.NoError(t, os.Rename(path, rotated))
+				if i%2 == 0 {
+					require.NoError(t, os.WriteFile(path, nil, 0o644))
+				} else {
+					require.NoError(t, os.Remove(rotated)) // deleted: replaced at once
+				}
+				waitReopens(t, w, uint64(i+1))
+			}
+			during := held(t)
+			if b.backend == watchedfile.BackendInotify {
+				assert.Equal(t, base.inotifies+1, during.inotifies, "one instance")
+				assert.Equal(t, base.watches+2, during.watches, "the file and its directory")
+			}
+			assert.LessOrEqual(t, during.fds, base.fds+2, "the file, and the inotify instance")
+			require.NoError(t, w.Close())
+			requireBackTo(t, base)
+		})
+	}
+}
+
+// TestOneInotifyInstanceForManyWriters: the default limit is 128 instances
+// per user; a service with 300 log files must work, on one instance.
+func TestOneInotifyInstanceForManyWriters(t *testing.T) {
+	base := held(t)
+	root := t.TempDir()
+	var writers []*watchedfile.Writer
+	for i := range 300 {
+		dir := filepath.Join(root, strconv.Itoa(i%10)) // 10 directories, 30 files each
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		w, err := watchedfile.Open(filepath.Join(dir, fmt.Sprintf("%d.log", i)))
+		require.NoError(t, err)
+		require.Equal(t, watchedfile.BackendInotify, w.Stats().Backend)
+		writers = append(writers, w)
+	}
+	now := held(t)
+	assert.Equal(t, base.inotifies+1, now.inotifies)
+	assert.Equal(t, base.watches+300+10, now.watches, "a watch per file, one per directory shared")
+
+	// Every Writer still hears of its own rotation.
+	for i, w := range writers {
+		require.NoError(t, os.Rename(w.Path(), w.Path()+".1"))
+		require.NoError(t, os.WriteFile(w.Path(), nil, 0o644))
+		_ = i
+	}
+	for _, w := range writers {
+		waitReopens(t, w, 1)
+	}
+	for _, w := range writers {
+		require.NoError(t, w.Close())
+	}
+	requireBackTo(t, base)
+}
+
+// TestWritersOfOneFileShareWatches: the kernel gives both the same watch
+// descriptor; closing one must not remove the other's.
+func TestWritersOfOneFileShareWatches(t *testing.T) {
+	base := held(t)
+	path := filepath.Join(t.TempDir(), "app.log")
+	a, err := watchedfile.Open(path)
+	require.NoError(t, err)
+	b, err := watchedfile.Open(path)
+	require.NoError(t, err)
+	assert.Equal(t, base.watches+2, held(t).watches)
+
+	require.NoError(t, a.Close())
+	assert.Equal(t, base.watches+2, held(t).watches, "b still needs both watches")
+	require.NoError(t, os.Rename(path, path+".1"))
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	waitReopens(t, b, 1)
+	writeLine(t, b, "b")
+	assert.Equal(t, "b\n", readFile(t, path))
+	require.NoError(t, b.Close())
+	requireBackTo(t, base)
+}
+
+// TestWriteAllocatesNothing is the hot path's promise, on both backends.
+func TestWriteAllocatesNothing(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			w := openWriter(t, filepath.Join(t.TempDir(), "app.log"), b.opts...)
+			record := []byte("a log record of a typical length, with a few fields: level=info msg=ok\n")
+			assert.Zero(t, testing.AllocsPerRun(1000, func() { w.Write(record) }))
+			assert.Zero(t, testing.AllocsPerRun(1000, func() { w.WriteString("a string record\n") }))
+		})
+	}
+}
+
+// TestWriteIsOneSyscall runs a writer under strace and counts: one write(2)
+// per record, and no stat of any kind per record.
+func TestWriteIsOneSyscall(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		requireTool(t, "strace")
+	}
+	const records = 5000
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "strace.out")
+	cmd := exec.Command("strace", "-f", "-qq", "-o", trace,
+		"-e", "trace=write,writev,pwrite64,stat,lstat,fstat,newfstatat,statx,fstatfs,statfs",
+		os.Args[0], "-test.run=^TestChildProcess$")
+	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=write-records",
+		"WATCHEDFILE_PATH="+filepath.Join(dir, "app.log"), "WATCHEDFILE_RECORDS="+strconv.Itoa(records))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	data, err := os.ReadFile(trace)
+	require.NoError(t, err)
+	recordWrite := regexp.MustCompile(`\bwrite\(\d+, "record \d+`)
+	statCall := regexp.MustCompile(`\b(stat|lstat|fstat|newfstatat|statx|fstatfs|statfs)\(`)
+	writes, stats := 0, 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if recordWrite.MatchString(line) {
+			writes++
+		}
+		if statCall.MatchString(line) {
+			stats++
+		}
+	}
+	t.Logf("%d records: %d write(2) of a record, %d stat-family calls in the whole process", records, writes, stats)
+	assert.Equal(t, records, writes, "one write(2) per record")
+	assert.Less(t, stats, 100, "stats do not grow with records")
+	assert.Equal(t, records, strings.Count(readFile(t, filepath.Join(dir, "app.log")), "\n"))
+}
+
+// TestFallsBackToPollingWithoutInotify: a user who has used up their inotify
+// instances still gets a working Writer, which polls and says why.
+func TestFallsBackToPollingWithoutInotify(t *testing.T) {
+	requireRoot(t) // to run the child as another user, whose limit it may use up
+	dir := worldTempDir(t)
+	path := filepath.Join(dir, "app.log")
+	cmd := exec.Command(worldCopyOfTestBinary(t), "-test.run=^TestChildProcess$")
+	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=no-inotify", "WATCHEDFILE_PATH="+path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "backend=polling")
+	assert.Contains(t, string(out), "too many open files")
+	assert.Contains(t, string(out), "switched")
+	assert.Equal(t, "after\n", readFile(t, path))
+}
+
+// TestFallsBackToPollingOnFUSE: a FUSE file system (bindfs here; NFS and
+// CIFS alike) does not report changes made beneath it, so the Writer polls.
+func TestFallsBackToPollingOnFUSE(t *testing.T) {
+	requireRoot(t)
+	requireTool(t, "bindfs")
+	src, mnt := t.TempDir(), t.TempDir()
+	if out, err := exec.Command("bindfs", src, mnt).CombinedOutput(); err != nil {
+		requireTool(t, fmt.Sprintf("a working bindfs mount (%v: %s)", err, out))
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+
+	w := openWriter(t, filepath.Join(mnt, "app.log"), watchedfile.WithCheckInterval(20*time.Millisecond))
+	s := w.Stats()
+	assert.Equal(t, watchedfile.BackendPolling, s.Backend)
+	assert.Contains(t, s.FallbackReason, "FUSE")
+	writeLine(t, w, "before")
+
+	// Rotate beneath the mount, where no event reaches the mount's inode.
+	require.NoError(t, os.Rename(filepath.Join(src, "app.log"), filepath.Join(src, "app.log.1")))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "app.log"), nil, 0o644))
+	waitReopens(t, w, 1)
+	writeLine(t, w, "after")
+	assert.Equal(t, "after\n", readFile(t, filepath.Join(src, "app.log")))
+	assert.Equal(t, "before\n", readFile(t, filepath.Join(src, "app.log.1")))
+}
+
+// TestChildProcess is not a test: it is the process other tests start, as
+// another user or under strace. Run alone it returns at once.
+func TestChildProcess(t *testing.T) {
+	path := os.Getenv("WATCHEDFILE_PATH")
+	switch os.Getenv("WATCHEDFILE_CHILD") {
+	case "write-records":
+		n, _ := strconv.Atoi(os.Getenv("WATCHEDFILE_RECORDS"))
+		w, err := watchedfile.Open(path)
+		require.NoError(t, err)
+		require.Equal(t, watchedfile.BackendInotify, w.Stats().Backend)
+		record := []byte("record 0000000\n")
+		for i := range n {
+			copy(record[7:14], fmt.Sprintf("%07d", i)) // formatting outside the traced call
+			_, err := w.Write(record)
+			require.NoError(t, err)
+		}
+		require.NoError(t, w.Close())
+	case "no-inotify":
+		for { // use up this user's inotify instances
+			if _, err := unix.InotifyInit1(unix.IN_CLOEXEC); err != nil {
+				require.ErrorIs(t, err, unix.EMFILE)
+				break
+			}
+		}
+		w, err := watchedfile.Open(path, watchedfile.WithCheckInterval(20*time.Millisecond))
+		require.NoError(t, err)
+		defer w.Close()
+		s := w.Stats()
+		fmt.Printf("backend=%s reason=%q\n", s.Backend, s.FallbackReason)
+		writeLine(t, w, "before")
+		require.NoError(t, os.Rename(path, path+".1"))
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		waitReopens(t, w, 1)
+		writeLine(t, w, "after")
+		fmt.Println("switched")
+	}
+}
+
+const nobody = 65534 // nobody:nogroup on Debian
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		missing(t, "needs root: runs a child as another user, mounts")
+	}
+}
+
+func requireTool(t *testing.T, tool string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		missing(t, tool+" is not installed; .ci/run installs it")
+	}
+}
+
+// missing skips the test, or fails it under CI=true, where everything the
+// tests need is installed.
+func missing(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true: %s", why)
+	}
+	t.Skip(why)
+}
+
+// worldTempDir is a temporary directory every user may write to.
+func worldTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir(); d = filepath.Dir(d) {
+		require.NoError(t, os.Chmod(d, 0o777|os.ModeSticky))
+	}
+	return dir
+}
+
+// worldCopyOfTestBinary copies the test binary where every user may run it
+// (go test builds it in a directory only its owner may enter).
+func worldCopyOfTestBinary(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(os.Args[0])
+	require.NoError(t, err)
+	bin := filepath.Join(worldTempDir(t), "watchedfile.test")
+	require.NoError(t, os.WriteFile(bin, data, 0o755))
+	return bin
+}
