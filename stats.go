@@ -34,8 +34,9 @@ type Stats struct {
 	// ReopenPending is true while the path names another file than the
 	// one being written and the switch has not yet succeeded.
 	ReopenPending bool
-	// LastError is the latest background failure, nil once a reopen
-	// succeeds.
+	// LastError is the latest failure to reopen or watch the path, in
+	// the background or in Reopen; nil once the Writer is on the file at
+	// the path again.
 	LastError error
 }
 

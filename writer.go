@@ -162,11 +162,12 @@ func (w *Writer) Sync() error {
 }
 
 // Reopen opens the path now and switches to it if it names another file
-// than the one being written, creating it if it does not exist. Call it from
-// a signal handler when a rotation tool signals the process (nginx style);
-// it is harmless when the Writer has already switched by itself.
-// If the path cannot be opened, Reopen returns the error and the Writer goes
-// on writing to the file it has.
+// than the one being written. A missing file is created at once, without
+// the [WithCreateDelay] grace: the caller says the rotation is over. Call it
+// when a rotation tool signals the process (nginx style; see
+// [ReopenOnSignal]); it is harmless when the Writer has already switched by
+// itself. If the path cannot be opened, Reopen returns the error, counts it
+// in [Stats], and the Writer goes on writing to the file it has.
 func (w *Writer) Reopen() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
