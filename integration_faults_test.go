@@ -30,11 +30,11 @@ func TestIntegrationUnprivileged(t *testing.T) {
 	if err := os.Mkdir(logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(logDir, integNobody, integNobody); err != nil {
+	if err := os.Chown(logDir, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
 	log := filepath.Join(logDir, "app.log")
-	p := integStartWriter(t, integWriterConfig{Paths: []string{log}, Uid: integNobody})
+	p := integStartWriter(t, integWriterConfig{Paths: []string{log}, Uid: nobody})
 	p.waitAcked(50)
 
 	// Phase 1: a new file only root may open. The writer keeps writing to
@@ -60,7 +60,7 @@ func TestIntegrationUnprivileged(t *testing.T) {
 	if s := size(log); s != 0 {
 		t.Fatalf("the unwritable new file has %d bytes", s)
 	}
-	if err := os.Chown(log, integNobody, integNobody); err != nil {
+	if err := os.Chown(log, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
 	integEventually(t, 10*time.Second, "the writer to switch to the new file once it is writable", func() bool {
@@ -225,7 +225,7 @@ func integMountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := integTempDir(t)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		integMissing(t, fmt.Sprintf("cannot mount a tmpfs: %v: %s", err, out))
+		missing(t, fmt.Sprintf("cannot mount a tmpfs: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
@@ -412,7 +412,7 @@ func TestIntegrationSymlink(t *testing.T) {
 	if err := os.Mkdir(logDir, 0o775); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(logDir, 0, integNobody); err != nil {
+	if err := os.Chown(logDir, 0, nobody); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(logDir, 0o775); err != nil { // root:nogroup, group-writable
@@ -429,7 +429,7 @@ func TestIntegrationSymlink(t *testing.T) {
 
 	// The attack, as nobody: a symlink renamed over the log.
 	attack := exec.Command("sh", "-c", `ln -s "$1" "$2.tmp" && mv -T "$2.tmp" "$2"`, "sh", secret, log)
-	attack.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: integNobody, Gid: integNobody}}
+	attack.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	if out, err := attack.CombinedOutput(); err != nil {
 		t.Fatalf("attack as nobody: %v: %s", err, out)
 	}
