@@ -25,15 +25,27 @@ type watcher interface {
 	close() error
 }
 
-// run is the Writer's goroutine.
+// run is the Writer's goroutine. With a buffer, it also flushes it every
+// flushInterval.
 func (w *Writer) run() {
 	defer close(w.exited)
 	timer := time.NewTimer(w.cfg.checkInterval)
 	defer timer.Stop()
+	var flush <-chan time.Time // nil without a buffer: never ready
+	if w.buf != nil {
+		ticker := time.NewTicker(w.cfg.flushInterval)
+		defer ticker.Stop()
+		flush = ticker.C
+	}
 	for {
 		select {
 		case <-w.done:
 			return
+		case <-flush:
+			if err := w.flush(); err != nil && w.cfg.onError != nil {
+				w.cfg.onError(err)
+			}
+			continue
 		case <-w.wake:
 		case <-timer.C:
 		}

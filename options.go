@@ -25,6 +25,8 @@ type config struct {
 	mkdirAll      bool
 	dirMode       fs.FileMode
 	onError       func(error)
+	bufSize       int           // 0: unbuffered
+	flushInterval time.Duration // with bufSize
 }
 
 func defaultConfig() config {
@@ -113,9 +115,46 @@ func WithMkdirAll(mode fs.FileMode) Option {
 	})
 }
 
+// WithBuffer makes Write copy records into a buffer of size bytes and write
+// the buffer with one write(2) when the next record would not fit, every
+// flushInterval, on [Writer.Sync] and on [Writer.Close]. A record larger
+// than the buffer is written directly, after what is buffered. The buffer is
+// allocated once, by [Open]: memory stays bounded and a buffered Write
+// allocates nothing. Defaults: off; a size ≤ 0 means 256 KiB, a
+// flushInterval ≤ 0 means 1s.
+//
+// The trade is durability for fewer system calls: a Write that returns nil
+// means the record is buffered, not written, and records still in the buffer
+// are lost if the process dies. Call Sync where a record must be on disk.
+//
+// Records are buffered whole and go to the file that is current when they
+// are flushed: records written before a rotation and flushed after it land
+// in the new file. A flush that fails (a full disk, an I/O error) keeps in
+// the buffer every byte the kernel did not take and is retried at the next
+// flush. The Write, Sync or Close that flushed returns the error; a flush on
+// the interval reports it to the function set with [WithErrorHandler]; all
+// count in [Stats.FlushErrors]. While the buffer is full and cannot be
+// flushed, Write returns the error and does not take the record (counted in
+// [Stats.WriteErrors]). A write cut short by a full disk may leave the head
+// of one record in the file; the rest is written by the next flush, so the
+// record is whole unless the file was rotated in between.
+func WithBuffer(size int, flushInterval time.Duration) Option {
+	return optionFunc(func(c *config) {
+		c.bufSize = size
+		if size <= 0 {
+			c.bufSize = 256 << 10
+		}
+		c.flushInterval = flushInterval
+		if flushInterval <= 0 {
+			c.flushInterval = time.Second
+		}
+	})
+}
+
 // WithErrorHandler sets a function that is told of every failure that happens
 // in the background, where no caller could see it: a failed reopen (each
-// retry), a refused symlink, a failed watch. It is called from the Writer's
+// retry), a refused symlink, a failed watch, a failed flush of the buffer on
+// its interval (see [WithBuffer]). It is called from the Writer's
 // own goroutine, one call at a time; it must not call [Writer.Close].
 // Errors returned to a caller (from Write, Sync, Reopen, Close) are not
 // passed to it. Defaults to none; [Writer.Stats] counts failures either way.

@@ -20,11 +20,17 @@ type Stats struct {
 	// wanted (for example the inotify instance limit, or an NFS file
 	// system); empty when it uses inotify or polling was asked for.
 	FallbackReason string
-	// Records and Bytes count what Write wrote successfully.
+	// Records and Bytes count what Write wrote successfully or, with
+	// [WithBuffer], took into the buffer.
 	Records uint64
 	Bytes   uint64
 	// WriteErrors counts Write calls that returned an error.
 	WriteErrors uint64
+	// FlushErrors counts failed writes of the buffer (see [WithBuffer]),
+	// whether Write, Sync, Close or the interval flushed it.
+	FlushErrors uint64
+	// Buffered is the bytes waiting in the buffer; 0 without [WithBuffer].
+	Buffered int
 	// Reopens counts switches to a new file at the path, whether found in
 	// the background or asked for through [Writer.Reopen].
 	Reopens uint64
@@ -45,4 +51,5 @@ type counters struct {
 	records     atomic.Uint64
 	bytes       atomic.Uint64
 	writeErrors atomic.Uint64
+	flushErrors atomic.Uint64
 }

@@ -36,6 +36,7 @@ type Writer struct {
 	file   atomic.Pointer[os.File]
 	closed atomic.Bool
 	counters
+	buf *buffer // nil unless WithBuffer
 
 	wake   chan struct{} // a watcher saw a change: check now
 	done   chan struct{} // closed by Close: the goroutine must return
@@ -91,6 +92,9 @@ func Open(path string, opts ...Option) (*Writer, error) {
 		retry:   cfg.retryMin,
 		backend: BackendPolling,
 	}
+	if cfg.bufSize > 0 {
+		w.buf = newBuffer(cfg.bufSize)
+	}
 	f, info, err := w.open(true)
 	if err != nil {
 		return nil, fmt.Errorf("watchedfile: %w", err)
@@ -108,19 +112,32 @@ func Open(path string, opts ...Option) (*Writer, error) {
 // number of bytes written. An error (a full disk, an I/O error) is returned
 // wrapped, and the Writer stays usable: a later Write succeeds once the
 // fault clears. After Close, Write returns an error wrapping [os.ErrClosed].
+//
+// With [WithBuffer], Write copies p into the buffer instead, and returns nil
+// once it is there: see WithBuffer for when it is written and what a failure
+// does.
 func (w *Writer) Write(p []byte) (int, error) {
+	if w.buf != nil {
+		return w.writeBuffered(p)
+	}
+	n, err := w.writeFile(p)
+	if err != nil {
+		return n, w.writeFailed(err)
+	}
+	w.records.Add(1)
+	w.bytes.Add(uint64(n))
+	return n, nil
+}
+
+// writeFile writes p to the current file with one write(2), retrying with the
+// new file when a switch closed the one it loaded before anything was written.
+func (w *Writer) writeFile(p []byte) (int, error) {
 	for {
-		f := w.file.Load()
-		n, err := f.Write(p)
-		if err == nil {
-			w.records.Add(1)
-			w.bytes.Add(uint64(n))
-			return n, nil
-		}
-		if n == 0 && errors.Is(err, os.ErrClosed) && !w.closed.Load() {
+		n, err := w.file.Load().Write(p)
+		if err != nil && n == 0 && errors.Is(err, os.ErrClosed) && !w.closed.Load() {
 			continue // the file was switched under us; nothing was written
 		}
-		return n, w.writeFailed(err)
+		return n, err
 	}
 }
 
@@ -143,9 +160,15 @@ func (w *Writer) writeFailed(err error) error {
 	return fmt.Errorf("watchedfile: %w", err)
 }
 
-// Sync commits the current file's contents to stable storage (fsync). With
-// Sync, a *Writer is a zapcore.WriteSyncer as it is.
+// Sync commits the current file's contents to stable storage (fsync), after
+// writing what is buffered (see [WithBuffer]). With Sync, a *Writer is a
+// zapcore.WriteSyncer as it is.
 func (w *Writer) Sync() error {
+	if w.buf != nil {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
 	for {
 		err := w.file.Load().Sync()
 		if err == nil {
@@ -182,7 +205,8 @@ func (w *Writer) Reopen() error {
 	return nil
 }
 
-// Close stops watching and closes the file. Later calls to Write, Sync and
+// Close stops watching, writes what is buffered (see [WithBuffer]) and closes
+// the file; a failed flush is returned joined with any other error. Later calls to Write, Sync and
 // Reopen return an error wrapping [os.ErrClosed]. Close may be called more
 // than once and concurrently with Write; calls after the first return nil.
 // When Close returns, no goroutine started for this Writer is running.
@@ -197,6 +221,11 @@ func (w *Writer) Close() error {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		var errs []error
+		if w.buf != nil { // under mu: no switch closes the file under the flush
+			w.buf.mu.Lock()
+			errs = append(errs, w.flushLocked())
+			w.buf.mu.Unlock()
+		}
 		if w.watcher != nil {
 			errs = append(errs, w.watcher.close())
 			w.watcher = nil
@@ -225,6 +254,8 @@ func (w *Writer) Stats() Stats {
 		Records:        w.records.Load(),
 		Bytes:          w.bytes.Load(),
 		WriteErrors:    w.writeErrors.Load(),
+		FlushErrors:    w.flushErrors.Load(),
+		Buffered:       w.buffered(),
 		Reopens:        w.reopens,
 		FailedReopens:  w.failedReopens,
 		ReopenPending:  w.pending,

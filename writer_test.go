@@ -411,108 +411,115 @@ func TestSyncAndStats(t *testing.T) {
 // then accounts for each record: found exactly once, whole.
 func TestManyGoroutinesAcrossRotations(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, opts ...watchedfile.Option) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "app.log")
-		w := openWriter(t, path, append(opts, watchedfile.WithCreateDelay(5*time.Millisecond))...)
-		// Writers write until the rotator has seen enough switches.
-		const goroutines, wantReopens = 16, 12
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		written := make([]int, goroutines)
-		for g := range goroutines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						written[g] = i
-						return
-					default:
-					}
-					// Long enough records that a torn write would show.
-					_, err := fmt.Fprintf(w, "g%02d %06d %s\n", g, i, strings.Repeat("x", 64))
-					assert.NoError(t, err)
-				}
-			}()
-		}
+		writeAcrossRotations(t, opts...)
+	})
+}
 
-		// Rotate: rename with and without a new file, and a new file
-		// appearing at the path in one step. No deletions: records in a
-		// deleted file cannot be counted.
-		rotations := 0
-		ticker := time.NewTicker(3 * time.Millisecond)
-		defer ticker.Stop()
-		deadline := time.Now().Add(waitFor)
-		for w.Stats().Reopens < wantReopens {
-			require.True(t, time.Now().Before(deadline), "only %d reopens in %v: %+v", w.Stats().Reopens, waitFor, w.Stats())
-			<-ticker.C
-			rotations++
-			rotated := filepath.Join(dir, fmt.Sprintf("app.log.%d", rotations))
-			if err := os.Rename(path, rotated); err != nil {
-				require.ErrorIs(t, err, fs.ErrNotExist) // the writer has not recreated it yet
+// writeAcrossRotations is TestManyGoroutinesAcrossRotations for a Writer
+// opened with opts; the buffered Writer's test calls it too.
+func writeAcrossRotations(t *testing.T, opts ...watchedfile.Option) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	w := openWriter(t, path, append(opts, watchedfile.WithCreateDelay(5*time.Millisecond))...)
+	// Writers write until the rotator has seen enough switches.
+	const goroutines, wantReopens = 16, 12
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	written := make([]int, goroutines)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					written[g] = i
+					return
+				default:
+				}
+				// Long enough records that a torn write would show.
+				_, err := fmt.Fprintf(w, "g%02d %06d %s\n", g, i, strings.Repeat("x", 64))
+				assert.NoError(t, err)
+			}
+		}()
+	}
+
+	// Rotate: rename with and without a new file, and a new file
+	// appearing at the path in one step. No deletions: records in a
+	// deleted file cannot be counted.
+	rotations := 0
+	ticker := time.NewTicker(3 * time.Millisecond)
+	defer ticker.Stop()
+	deadline := time.Now().Add(waitFor)
+	for w.Stats().Reopens < wantReopens {
+		require.True(t, time.Now().Before(deadline), "only %d reopens in %v: %+v", w.Stats().Reopens, waitFor, w.Stats())
+		<-ticker.C
+		rotations++
+		rotated := filepath.Join(dir, fmt.Sprintf("app.log.%d", rotations))
+		if err := os.Rename(path, rotated); err != nil {
+			require.ErrorIs(t, err, fs.ErrNotExist) // the writer has not recreated it yet
+			continue
+		}
+		// A new file never replaces one the writer made meanwhile
+		// (this goroutine may be descheduled past the create delay):
+		// that would destroy records, as any mv over a log does.
+		switch rotations % 3 {
+		case 0: // logrotate create: O_EXCL
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+			if err == nil {
+				f.Close()
+			}
+		case 1: // mv away; the writer creates the file
+		case 2: // another file appears at the path in one step
+			require.NoError(t, os.WriteFile(path+".new", []byte("g99 000000 other\n"), 0o644))
+			os.Link(path+".new", path)
+			require.NoError(t, os.Remove(path+".new"))
+		}
+	}
+	close(stop)
+	wg.Wait()
+	require.NoError(t, w.Close())
+	t.Logf("%d rotations, %+v", rotations, w.Stats())
+
+	seen := make(map[string]int)
+	files, err := filepath.Glob(filepath.Join(dir, "app.log*"))
+	require.NoError(t, err)
+	torn := 0
+	for _, f := range files {
+		sc := bufio.NewScanner(bytes.NewReader([]byte(readFile(t, f))))
+		for sc.Scan() {
+			line := sc.Text()
+			var g, i int
+			var pad string
+			if n, _ := fmt.Sscanf(line, "g%02d %06d %s", &g, &i, &pad); n != 3 ||
+				(g != 99 && pad != strings.Repeat("x", 64)) {
+				torn++
 				continue
 			}
-			// A new file never replaces one the writer made meanwhile
-			// (this goroutine may be descheduled past the create delay):
-			// that would destroy records, as any mv over a log does.
-			switch rotations % 3 {
-			case 0: // logrotate create: O_EXCL
-				f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-				if err == nil {
-					f.Close()
-				}
-			case 1: // mv away; the writer creates the file
-			case 2: // another file appears at the path in one step
-				require.NoError(t, os.WriteFile(path+".new", []byte("g99 000000 other\n"), 0o644))
-				os.Link(path+".new", path)
-				require.NoError(t, os.Remove(path+".new"))
+			if g != 99 {
+				seen[line[:10]]++
 			}
 		}
-		close(stop)
-		wg.Wait()
-		require.NoError(t, w.Close())
-		t.Logf("%d rotations, %+v", rotations, w.Stats())
-
-		seen := make(map[string]int)
-		files, err := filepath.Glob(filepath.Join(dir, "app.log*"))
-		require.NoError(t, err)
-		torn := 0
-		for _, f := range files {
-			sc := bufio.NewScanner(bytes.NewReader([]byte(readFile(t, f))))
-			for sc.Scan() {
-				line := sc.Text()
-				var g, i int
-				var pad string
-				if n, _ := fmt.Sscanf(line, "g%02d %06d %s", &g, &i, &pad); n != 3 ||
-					(g != 99 && pad != strings.Repeat("x", 64)) {
-					torn++
-					continue
-				}
-				if g != 99 {
-					seen[line[:10]]++
-				}
+	}
+	lost, dup := 0, 0
+	total := 0
+	for g := range goroutines {
+		total += written[g]
+		for i := range written[g] {
+			switch seen[fmt.Sprintf("g%02d %06d", g, i)] {
+			case 0:
+				lost++
+			case 1:
+			default:
+				dup++
 			}
 		}
-		lost, dup := 0, 0
-		total := 0
-		for g := range goroutines {
-			total += written[g]
-			for i := range written[g] {
-				switch seen[fmt.Sprintf("g%02d %06d", g, i)] {
-				case 0:
-					lost++
-				case 1:
-				default:
-					dup++
-				}
-			}
-		}
-		assert.Zero(t, torn, "torn records")
-		assert.Zero(t, lost, "lost records")
-		assert.Zero(t, dup, "duplicated records")
-		assert.Equal(t, uint64(total), w.Stats().Records)
-	})
+	}
+	assert.Zero(t, torn, "torn records")
+	assert.Zero(t, lost, "lost records")
+	assert.Zero(t, dup, "duplicated records")
+	assert.Equal(t, uint64(total), w.Stats().Records)
 }
 
 // errorLog collects what a Writer reports to its error handler.
