@@ -39,6 +39,8 @@ func strategies() []strategy {
 		pythonStrategy("python-watched", "watched", "Python logging.handlers.WatchedFileHandler (python3 subprocess)"),
 		pythonStrategy("python-file", "file", "Python logging.FileHandler (python3 subprocess)"),
 		bufferedStrategy(),
+		watchedfileBufferedStrategy(),
+		zapBufferedStrategy(),
 	}
 }
 

@@ -31,3 +31,17 @@ func watchedfilePollingStrategy() strategy {
 		},
 	}
 }
+
+// watchedfileBufferedStrategy is this library, inotify, with WithBuffer
+// (256 KiB, flushed every second), to compare with bufio and zap's
+// BufferedWriteSyncer. Unlike them it follows rotations: buffered records go
+// to the file that is current when they are flushed.
+func watchedfileBufferedStrategy() strategy {
+	return strategy{
+		name: "watchedfile-buffered",
+		desc: "watchedfile.Open with WithBuffer(256 KiB, 1s), inotify",
+		open: func(path string) (sink, error) {
+			return watchedfile.Open(path, watchedfile.WithBuffer(256<<10, time.Second))
+		},
+	}
+}
