@@ -35,6 +35,27 @@
 // interval (1s; see [WithPolling]). Polling is also available on Linux
 // through [WithPolling].
 //
+// # Signals
+//
+// A Writer needs no signal. For a service whose rotation tool signals it
+// after rotating (logrotate's postrotate, nginx style), or one whose Writers
+// poll, [ReopenOnSignal] reopens Writers on SIGHUP or signals of its choice.
+//
+// # Buffering
+//
+// Writes are unbuffered: a nil error from Write means the record is in the
+// file. [WithBuffer] trades that for fewer, larger writes: records wait in a
+// bounded buffer and go to the file that is current when they are flushed.
+//
+// # File creation
+//
+// A file the Writer creates gets the mode set with [WithMode] (0644) and,
+// with [WithMkdirAll], each missing directory the mode given there. Both are
+// reduced by the process umask, as with [os.OpenFile] and [os.MkdirAll], and
+// neither changes a file or directory that already exists. logrotate's
+// create directive sets the mode and owner of the files it creates; the
+// Writer just opens them.
+//
 // # Symlinks
 //
 // The path may be a symlink; like Python's WatchedFileHandler, the Writer
@@ -44,5 +65,6 @@
 // protected_symlinks applied to every directory: a user who may write to the
 // log directory cannot make a service running as root append to a file of
 // their choosing. A refused link fails with [ErrUnsafeSymlink] and the Writer
-// keeps the file it has.
+// keeps the file it has. Only the last component of a path is checked this
+// way; directories on the way are followed as the kernel follows them.
 package watchedfile
