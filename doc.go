@@ -63,8 +63,10 @@
 // only when the link is owned by root, by the process's effective uid or by
 // the owner of the directory holding it, the rule of Linux's
 // protected_symlinks applied to every directory: a user who may write to the
-// log directory cannot make a service running as root append to a file of
-// their choosing. A refused link fails with [ErrUnsafeSymlink] and the Writer
-// keeps the file it has. Only the last component of a path is checked this
-// way; directories on the way are followed as the kernel follows them.
+// log directory, but does not own it, cannot make a service running as root
+// append to a file of their choosing. The directory's owner is trusted, as
+// the kernel trusts it: give the log directory to root or to the service. A
+// refused link fails with [ErrUnsafeSymlink] and the Writer keeps the file it
+// has. Only the last component of a path is checked this way; directories on
+// the way are followed as the kernel follows them.
 package watchedfile

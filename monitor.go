@@ -108,6 +108,12 @@ func (w *Writer) check(now time.Time) (time.Duration, error) {
 		w.retry = w.cfg.retryMin
 	}
 	if state != pathMissing {
+		if !w.missingSince.IsZero() {
+			// The awaited file appeared: retry it quickly (logrotate
+			// fixes its owner just after creating it), whatever the
+			// wait grew the backoff to.
+			w.retry = w.cfg.retryMin
+		}
 		w.missingSince = time.Time{}
 	} else if w.missingSince.IsZero() {
 		w.missingSince = now
@@ -128,7 +134,7 @@ func (w *Writer) check(now time.Time) (time.Duration, error) {
 		w.retry = min(2*w.retry, w.cfg.retryMax)
 		return next, err
 	}
-	return w.cfg.checkInterval, nil
+	return w.cfg.checkInterval, w.lastErr // a watch that failed on the new file
 }
 
 // switchFile opens the path and, if it names another file than the open one,
@@ -143,13 +149,15 @@ func (w *Writer) switchFile(create bool) error {
 		w.settle()
 		return nil
 	}
+	var watchErr error
 	if w.watcher != nil {
-		w.startWatching(f)
+		watchErr = w.startWatching(f)
 	}
 	old := w.file.Swap(f)
 	w.info = info
 	w.reopens++
 	w.settle()
+	w.lastErr = watchErr
 	// A Write still in old finishes there; one that loads old after this
 	// gets os.ErrClosed before writing anything, and retries with f.
 	old.Close()

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -22,17 +23,27 @@ const maxLinkHops = 40
 func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	name := path
 	for range maxLinkHops {
-		f, err := os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
+		// O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
+		// hanging the goroutine that holds the Writer's lock.
+		f, err := os.OpenFile(name, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, perm)
+		if err == nil {
+			if err := blocking(f); err != nil {
+				return nil, err
+			}
+			return f, nil
+		}
 		// O_NOFOLLOW on a symlink fails with ELOOP (EMLINK on FreeBSD).
-		if err == nil || !(errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK)) {
-			return f, err
+		if !(errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK)) {
+			return nil, err
 		}
 		target, err := trustedLink(name)
 		if err != nil {
 			return nil, err
 		}
 		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(name), target)
+			// Not filepath.Join: its Clean would resolve ".." lexically,
+			// where the kernel goes through symlinked directories.
+			target = linkDir(name) + target
 		}
 		name = target
 	}
@@ -50,14 +61,36 @@ func trustedLink(name string) (string, error) {
 	if owner == 0 || owner == euid {
 		return target, nil
 	}
-	dir, err := os.Stat(filepath.Dir(name))
+	dir, err := os.Stat(linkDir(name))
 	if err != nil {
 		return "", err
 	}
 	if st, ok := dir.Sys().(*syscall.Stat_t); ok && st.Uid == owner {
 		return target, nil
 	}
-	return "", fmt.Errorf("open %s: link owned by uid %d: %w", name, owner, ErrUnsafeSymlink)
+	return "", fmt.Errorf("open %s: %w (uid %d)", name, ErrUnsafeSymlink, owner)
+}
+
+// linkDir is the directory part of name, ending in a slash, as the kernel
+// resolves it: not cleaned.
+func linkDir(name string) string {
+	return name[:strings.LastIndexByte(name, '/')+1]
+}
+
+// blocking clears the O_NONBLOCK that openFile opened with, so writes to a
+// FIFO or a device block as usual (regular files ignore it).
+// On failure it closes f.
+func blocking(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) { err = syscall.SetNonblock(int(fd), false) })
+		err = errors.Join(cerr, err)
+	}
+	if err != nil {
+		f.Close()
+		return &fs.PathError{Op: "fcntl", Path: f.Name(), Err: err}
+	}
+	return nil
 }
 
 // linkCount returns the number of names the file has; 0 means deleted.

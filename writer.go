@@ -16,7 +16,7 @@ import (
 // ErrUnsafeSymlink is returned, wrapped, when the path or a link it leads to
 // is a symlink the Writer refuses to follow: one owned by neither root, the
 // process's effective uid, nor the owner of the directory holding it.
-var ErrUnsafeSymlink = errors.New("watchedfile: refusing to follow symlink owned by another user")
+var ErrUnsafeSymlink = errors.New("refusing to follow a symlink owned by another user")
 
 // A Writer appends records to the file at a path and follows that path
 // across rotations. Open one with [Open].
@@ -105,6 +105,7 @@ func Open(path string, opts ...Option) (*Writer, error) {
 		w.startWatching(f)
 	}
 	go w.run()
+	w.notify() // a rotation between the open and the first watch is seen now
 	return w, nil
 }
 
@@ -295,31 +296,32 @@ func (w *Writer) open(create bool) (*os.File, fs.FileInfo, error) {
 var errIsDir = errors.New("is a directory")
 
 // startWatching arms the watcher for f, creating it on first use; when no
-// watcher can serve, the Writer polls and records why. Called with mu held
-// or before the goroutine starts.
-func (w *Writer) startWatching(f *os.File) {
+// watcher can serve, the Writer polls from then on, records why, and returns
+// the reason. Called with mu held or before the goroutine starts.
+func (w *Writer) startWatching(f *os.File) error {
 	if w.watcher == nil && w.fallbackReason == "" {
 		wt, err := newWatcher(w.notify)
 		if err != nil {
 			w.fallbackReason = err.Error()
-			return
+			return err
 		}
 		if wt == nil {
-			return // this system has no event source: poll
+			return nil // this system has no event source: poll
 		}
 		w.watcher = wt
 		w.backend = BackendInotify
 	}
 	if w.watcher == nil {
-		return
+		return nil
 	}
 	if err := w.watcher.watch(f, w.path); err != nil {
 		w.watcher.close()
 		w.watcher = nil
 		w.backend = BackendPolling
 		w.fallbackReason = err.Error()
-		w.lastErr = err
+		return fmt.Errorf("watchedfile: polling from now on: %w", err)
 	}
+	return nil
 }
 
 // notify wakes the goroutine; it never blocks, and wake-ups coalesce.

@@ -340,3 +340,38 @@ func worldCopyOfTestBinary(t *testing.T) string {
 	require.NoError(t, os.WriteFile(bin, data, 0o755))
 	return bin
 }
+
+// TestFIFOWithoutReaderDoesNotHang: opening a FIFO for writing blocks until
+// a reader comes; the Writer must fail instead, and stay usable.
+func TestFIFOWithoutReaderDoesNotHang(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	require.NoError(t, unix.Mkfifo(path, 0o644))
+	_, err := watchedfile.Open(path)
+	require.ErrorIs(t, err, unix.ENXIO)
+
+	require.NoError(t, os.Remove(path))
+	var reported errorLog
+	w := openWriter(t, path, watchedfile.WithErrorHandler(reported.add), watchedfile.WithRetry(time.Millisecond, 10*time.Millisecond))
+	require.NoError(t, os.Rename(path, path+".1"))
+	require.NoError(t, unix.Mkfifo(path, 0o644))
+	require.Eventually(t, func() bool { return reported.len() > 0 }, waitFor, waitTick)
+	assert.ErrorIs(t, reported.first(), unix.ENXIO)
+	writeLine(t, w, "still here")
+	assert.NotNil(t, w.Stats())
+	require.NoError(t, w.Close(), "Close does not hang")
+	assert.Equal(t, "still here\n", readFile(t, path+".1"))
+}
+
+// TestRelativeSymlinkResolvedLikeTheKernel: a relative target with ".." is
+// resolved through symlinked directories, as open(2) would, not lexically.
+func TestRelativeSymlinkResolvedLikeTheKernel(t *testing.T) {
+	base := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(base, "real", "logs"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join("real", "logs"), filepath.Join(base, "link")))
+	require.NoError(t, os.Symlink(filepath.Join("..", "shared.log"), filepath.Join(base, "real", "logs", "app.log")))
+	w := openWriter(t, filepath.Join(base, "link", "app.log"))
+	writeLine(t, w, "x")
+	assert.Equal(t, "x\n", readFile(t, filepath.Join(base, "real", "shared.log")))
+	assert.NoFileExists(t, filepath.Join(base, "shared.log"))
+}
