@@ -67,6 +67,7 @@
 // append to a file of their choosing. The directory's owner is trusted, as
 // the kernel trusts it: give the log directory to root or to the service. A
 // refused link fails with [ErrUnsafeSymlink] and the Writer keeps the file it
-// has. Only the last component of a path is checked this way; directories on
-// the way are followed as the kernel follows them.
+// has. On Linux every symlink on the way to the file is checked, each read
+// from a descriptor held open so that nothing can be swapped in between; on
+// other Unix systems only the last component is.
 package watchedfile

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !linux
 
 package watchedfile
 
@@ -11,10 +11,6 @@ import (
 	"strings"
 	"syscall"
 )
-
-// maxLinkHops bounds how many symlinks openFile follows, as the kernel's
-// MAXSYMLINKS does.
-const maxLinkHops = 40
 
 // openFile opens path like os.OpenFile, following a symlink at the last
 // component only when it is trusted (see trustedLink). It resolves such links
@@ -91,13 +87,4 @@ func blocking(f *os.File) error {
 		return &fs.PathError{Op: "fcntl", Path: f.Name(), Err: err}
 	}
 	return nil
-}
-
-// linkCount returns the number of names the file has; 0 means deleted.
-func linkCount(fi fs.FileInfo) (uint64, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, false
-	}
-	return uint64(st.Nlink), true
 }

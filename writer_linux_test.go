@@ -375,3 +375,40 @@ func TestRelativeSymlinkResolvedLikeTheKernel(t *testing.T) {
 	assert.Equal(t, "x\n", readFile(t, filepath.Join(base, "real", "shared.log")))
 	assert.NoFileExists(t, filepath.Join(base, "shared.log"))
 }
+
+// TestProcFdPath: /dev/stdout leads to a magic link in /proc/self/fd, which
+// names no path; the Writer opens it all the same (a container logging to
+// its stdout through a file path).
+func TestProcFdPath(t *testing.T) {
+	r, pw, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer pw.Close()
+	w := openWriter(t, fmt.Sprintf("/proc/self/fd/%d", pw.Fd()))
+	writeLine(t, w, "through the pipe")
+	buf := make([]byte, 64)
+	n, err := r.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "through the pipe\n", string(buf[:n]))
+}
+
+// TestUntrustedSymlinkOnTheWay: a symlink in a directory on the way to the
+// log, made by a user who does not own that directory, is refused like one
+// at the log's own name.
+func TestUntrustedSymlinkOnTheWay(t *testing.T) {
+	requireRoot(t)
+	root := worldTempDir(t) // owned by root, writable by all
+	victim := filepath.Join(t.TempDir(), "victim")
+	require.NoError(t, os.Mkdir(victim, 0o755))
+	require.NoError(t, os.Symlink(filepath.Join("current", "app.log"), filepath.Join(root, "app.log"))) // root's link
+	require.NoError(t, os.Symlink(victim, filepath.Join(root, "current")))
+	require.NoError(t, os.Lchown(filepath.Join(root, "current"), nobody, nobody)) // an attacker's link
+	_, err := watchedfile.Open(filepath.Join(root, "app.log"))
+	require.ErrorIs(t, err, watchedfile.ErrUnsafeSymlink)
+	assert.NoFileExists(t, filepath.Join(victim, "app.log"))
+
+	require.NoError(t, os.Lchown(filepath.Join(root, "current"), 0, 0)) // the administrator's
+	w := openWriter(t, filepath.Join(root, "app.log"))
+	writeLine(t, w, "ok")
+	assert.Equal(t, "ok\n", readFile(t, filepath.Join(victim, "app.log")))
+}

@@ -1,0 +1,136 @@
+package watchedfile
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// openFile opens path like os.OpenFile, resolving it one component at a time
+// from descriptors it holds (O_PATH), so that nothing can be swapped between
+// a check and its use. Every symlink on the way, not only the last one, is
+// followed only when it is owned by root, by the effective uid, or by the
+// owner of the directory holding it (Linux's protected_symlinks rule, applied
+// to every directory). The final open uses O_NONBLOCK, so that a FIFO
+// without a reader fails (ENXIO) instead of hanging the Writer.
+func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	fail := func(err error) (*os.File, error) {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	if !strings.HasPrefix(path, "/") {
+		return fail(unix.EINVAL) // Open made it absolute
+	}
+	dir, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() { unix.Close(dir) }()
+
+	rest := path
+	for hops := 0; ; {
+		var name string
+		name, rest = firstComponent(rest)
+		if name == "" { // the path ends in a slash or is "/"
+			return fail(unix.EISDIR)
+		}
+		last := rest == ""
+		if last {
+			fd, err := unix.Openat(dir, name, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
+			if err == nil {
+				if err := unix.SetNonblock(fd, false); err != nil { // writes block as usual
+					unix.Close(fd)
+					return fail(err)
+				}
+				return os.NewFile(uintptr(fd), path), nil
+			}
+			if err != unix.ELOOP {
+				return fail(err)
+			}
+		}
+		fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fail(err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return fail(err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			unix.Close(dir)
+			dir = fd // a directory: go on from it (openat fails ENOTDIR if not)
+			continue
+		}
+		target, err := readTrustedLink(dir, fd, &st)
+		unix.Close(fd)
+		if err == nil && last && onProcfs(dir) {
+			// A magic link such as /proc/self/fd/1 (where /dev/stdout
+			// leads) names no path: let the kernel follow it.
+			fd, err := unix.Openat(dir, name, flag|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
+			if err != nil {
+				return fail(err)
+			}
+			if err := unix.SetNonblock(fd, false); err != nil {
+				unix.Close(fd)
+				return fail(err)
+			}
+			return os.NewFile(uintptr(fd), path), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		if hops++; hops > maxLinkHops {
+			return fail(unix.ELOOP)
+		}
+		if strings.HasPrefix(target, "/") {
+			root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fail(err)
+			}
+			unix.Close(dir)
+			dir = root
+		}
+		rest = target + "/" + rest
+	}
+}
+
+func onProcfs(fd int) bool {
+	var st unix.Statfs_t
+	return unix.Fstatfs(fd, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+}
+
+// firstComponent splits p into its first component and the rest, skipping
+// slashes and "." components.
+func firstComponent(p string) (name, rest string) {
+	for {
+		p = strings.TrimLeft(p, "/")
+		name, rest, _ = strings.Cut(p, "/")
+		if name != "." {
+			return name, rest
+		}
+		p = rest
+	}
+}
+
+// readTrustedLink returns the target of the symlink held open as link (with
+// its stat st) in the directory held open as dir, if the link is trusted.
+func readTrustedLink(dir, link int, st *unix.Stat_t) (string, error) {
+	if st.Uid != 0 && st.Uid != uint32(os.Geteuid()) {
+		var ds unix.Stat_t
+		if err := unix.Fstat(dir, &ds); err != nil {
+			return "", err
+		}
+		if ds.Uid != st.Uid {
+			return "", fmt.Errorf("%w (uid %d)", ErrUnsafeSymlink, st.Uid)
+		}
+	}
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(link, "", buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
