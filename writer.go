@@ -135,11 +135,17 @@ func (w *Writer) Write(p []byte) (int, error) {
 func (w *Writer) writeFile(p []byte) (int, error) {
 	for {
 		n, err := w.file.Load().Write(p)
-		if err != nil && n == 0 && errors.Is(err, os.ErrClosed) && !w.closed.Load() {
-			continue // the file was switched under us; nothing was written
+		if err != nil && n == 0 && w.switched(err) {
+			continue // nothing was written
 		}
 		return n, err
 	}
+}
+
+// switched reports whether err comes from a file that a switch closed under
+// the caller, who should retry with the current file.
+func (w *Writer) switched(err error) bool {
+	return errors.Is(err, os.ErrClosed) && !w.closed.Load()
 }
 
 // WriteString is like Write, for a string; it lets [io.WriteString] and
@@ -172,16 +178,16 @@ func (w *Writer) Sync() error {
 	}
 	for {
 		err := w.file.Load().Sync()
-		if err == nil {
+		switch {
+		case err == nil:
 			return nil
-		}
-		if errors.Is(err, os.ErrClosed) {
-			if w.closed.Load() {
-				return fmt.Errorf("watchedfile: sync %s: %w", w.path, os.ErrClosed)
-			}
+		case w.switched(err):
 			continue
+		case errors.Is(err, os.ErrClosed):
+			return fmt.Errorf("watchedfile: sync %s: %w", w.path, os.ErrClosed)
+		default:
+			return fmt.Errorf("watchedfile: %w", err)
 		}
-		return fmt.Errorf("watchedfile: %w", err)
 	}
 }
 
@@ -207,10 +213,11 @@ func (w *Writer) Reopen() error {
 }
 
 // Close stops watching, writes what is buffered (see [WithBuffer]) and closes
-// the file; a failed flush is returned joined with any other error. Later calls to Write, Sync and
-// Reopen return an error wrapping [os.ErrClosed]. Close may be called more
-// than once and concurrently with Write; calls after the first return nil.
-// When Close returns, no goroutine started for this Writer is running.
+// the file; a failed flush is returned joined with any other error. Later
+// calls to Write, Sync and Reopen return an error wrapping [os.ErrClosed].
+// Close may be called more than once and concurrently with Write; calls
+// after the first return nil. When Close returns, no goroutine started for
+// this Writer is running.
 func (w *Writer) Close() error {
 	first := false
 	w.closeOnce.Do(func() {

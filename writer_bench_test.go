@@ -28,6 +28,10 @@ var benchWriters = []struct {
 	{"polling", func(path string) (io.WriteCloser, error) {
 		return watchedfile.Open(path, watchedfile.WithPolling(time.Second))
 	}},
+	// A copy into the buffer, and one write(2) per 256 KiB.
+	{"buffered", func(path string) (io.WriteCloser, error) {
+		return watchedfile.Open(path, watchedfile.WithBuffer(256<<10, time.Second))
+	}},
 }
 
 var benchSizes = []int{100, 1024}
@@ -109,43 +113,5 @@ func BenchmarkWriteString(b *testing.B) {
 		if _, err := w.WriteString(rec); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// BenchmarkWriteBuffered is Write with WithBuffer (256 KiB, 1s), from one
-// goroutine and from GOMAXPROCS goroutines: a copy into the buffer, and one
-// write(2) per 256 KiB.
-func BenchmarkWriteBuffered(b *testing.B) {
-	open := func(path string) (io.WriteCloser, error) {
-		return watchedfile.Open(path, watchedfile.WithBuffer(256<<10, time.Second))
-	}
-	for _, size := range benchSizes {
-		b.Run(fmt.Sprintf("serial/%dB", size), func(b *testing.B) {
-			w := openForBench(b, open)
-			rec := benchRecord(size)
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := w.Write(rec); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(fmt.Sprintf("parallel/%dB", size), func(b *testing.B) {
-			w := openForBench(b, open)
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				rec := benchRecord(size)
-				for pb.Next() {
-					if _, err := w.Write(rec); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
 	}
 }
