@@ -5,7 +5,7 @@ go 1.23.0
 require (
 	github.com/client9/reopen v1.0.0
 	github.com/watchedfile/watchedfile v0.0.0-00010101000000-000000000000
-	go.uber.org/zap v1.27.0
+	go.uber.org/zap v1.28.0
 	golang.org/x/sys v0.35.0
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1
 )

@@ -3,7 +3,7 @@
 // Command bench compares log writers by what a record costs and by what
 // survives rotation, side by side, in one run:
 //
-//	go -C bench run .
+//	go run ./bench      (from the repository root: go.work joins the modules)
 //
 // It prints Markdown tables on stdout, a progress line on stderr, and writes
 // an SVG chart of the per-record costs (-svg) and, with -json FILE, the raw
