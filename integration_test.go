@@ -304,18 +304,9 @@ func integReadDirs(t *testing.T, skip func(string) bool, dirs ...string) (found 
 			if err != nil || !d.Type().IsRegular() || (skip != nil && skip(path)) {
 				return err
 			}
-			data, err := os.ReadFile(path)
+			data, err := integReadLog(path)
 			if err != nil {
 				return err
-			}
-			if strings.HasSuffix(path, ".gz") {
-				zr, err := gzip.NewReader(bytes.NewReader(data))
-				if err != nil {
-					return fmt.Errorf("%s: %w", path, err)
-				}
-				if data, err = io.ReadAll(zr); err != nil {
-					return fmt.Errorf("%s: %w", path, err)
-				}
 			}
 			files++
 			torn += integScan(data, found)
@@ -326,6 +317,45 @@ func integReadDirs(t *testing.T, skip func(string) bool, dirs ...string) (found 
 		}
 	}
 	return found, torn, files
+}
+
+// integUnterminatedFiles counts the regular files under dirs (gunzipped)
+// whose last line has no newline.
+func integUnterminatedFiles(t *testing.T, dirs ...string) int {
+	t.Helper()
+	n := 0
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			data, err := integReadLog(path)
+			if len(data) > 0 && data[len(data)-1] != '\n' {
+				n++
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// integReadLog reads a log file, gunzipping *.gz.
+func integReadLog(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil || !strings.HasSuffix(path, ".gz") {
+		return data, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if data, err = io.ReadAll(zr); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, nil
 }
 
 // integAccount checks every record the writer attempted against found.
@@ -513,8 +543,15 @@ func TestIntegrationLogrotate(t *testing.T) {
 			bound := int(float64(sc.n) * rate * sc.lossOK.Seconds())
 			t.Logf("lost %d records in %d rotations (%.1f per rotation; bound %d): %s",
 				c.Lost, sc.n, float64(c.Lost)/float64(sc.n), bound, sc.lossWhy)
-			if c.Lost > bound || c.Duplicated != 0 || c.Torn != 0 || c.Acked == 0 {
-				t.Errorf("want at most %d lost and none duplicated or torn: %v", bound, c)
+			// A reader racing the writer (logrotate's copy, gzip) can
+			// stop inside a record that a write straddling a page is still
+			// filling: the file it made ends in that record's head. Torn
+			// lines are allowed there, at the end of a file, and nowhere
+			// else (a hole or NULs would be torn lines in the middle).
+			tails := integUnterminatedFiles(t, logDir, old)
+			if c.Lost > bound || c.Duplicated != 0 || c.Torn > tails || c.Acked == 0 {
+				t.Errorf("want at most %d lost, none duplicated, and no torn line but the unterminated ends of %d files: %v",
+					bound, tails, c)
 			}
 		})
 	}
