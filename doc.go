@@ -27,7 +27,8 @@
 // When inotify cannot be had (the per-user instance or watch limit is
 // reached) or the file lives on a file system that does not deliver events
 // (NFS, CIFS, FUSE and the like), the Writer polls instead and
-// [Stats.Backend] says so.
+// [Stats.Backend] says so. It tries inotify again at each switch of files,
+// so a Writer that met a limit goes back to events once the limit clears.
 //
 // # Other platforms
 //

@@ -150,7 +150,7 @@ func (w *Writer) switchFile(create bool) error {
 		return nil
 	}
 	var watchErr error
-	if w.watcher != nil {
+	if !w.cfg.forcePolling {
 		watchErr = w.startWatching(f)
 	}
 	old := w.file.Swap(f)

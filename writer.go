@@ -302,32 +302,37 @@ func (w *Writer) open(create bool) (*os.File, fs.FileInfo, error) {
 
 var errIsDir = errors.New("is a directory")
 
-// startWatching arms the watcher for f, creating it on first use; when no
-// watcher can serve, the Writer polls from then on, records why, and returns
-// the reason. Called with mu held or before the goroutine starts.
+// startWatching arms the watcher for f, creating one if the Writer has none:
+// at Open, and at each switch after a fallback, since what stopped inotify
+// (a limit reached, a file system without events) may not hold for the new
+// file. When no watcher can serve, the Writer polls until its next switch
+// and records why; the error returned reports a Writer that lost its watcher
+// (a change of backend worth reporting), not one that stays polling. Called
+// with mu held or before the goroutine starts.
 func (w *Writer) startWatching(f *os.File) error {
-	if w.watcher == nil && w.fallbackReason == "" {
+	hadWatcher := w.watcher != nil
+	if w.watcher == nil {
 		wt, err := newWatcher(w.notify)
 		if err != nil {
 			w.fallbackReason = err.Error()
-			return err
 		}
 		if wt == nil {
-			return nil // this system has no event source: poll
+			return nil // this system has no event source, or none to be had now: poll
 		}
 		w.watcher = wt
-		w.backend = BackendInotify
-	}
-	if w.watcher == nil {
-		return nil
 	}
 	if err := w.watcher.watch(f, w.path); err != nil {
 		w.watcher.close()
 		w.watcher = nil
 		w.backend = BackendPolling
 		w.fallbackReason = err.Error()
-		return fmt.Errorf("watchedfile: polling from now on: %w", err)
+		if hadWatcher {
+			return fmt.Errorf("watchedfile: polling until the next switch: %w", err)
+		}
+		return nil
 	}
+	w.backend = BackendInotify
+	w.fallbackReason = ""
 	return nil
 }
 

@@ -213,7 +213,8 @@ func TestWriteIsOneSyscall(t *testing.T) {
 }
 
 // TestFallsBackToPollingWithoutInotify: a user who has used up their inotify
-// instances still gets a working Writer, which polls and says why.
+// instances still gets a working Writer, which polls and says why, and goes
+// back to inotify at the switch after the limit clears.
 func TestFallsBackToPollingWithoutInotify(t *testing.T) {
 	requireRoot(t) // to run the child as another user, whose limit it may use up
 	dir := worldTempDir(t)
@@ -226,7 +227,9 @@ func TestFallsBackToPollingWithoutInotify(t *testing.T) {
 	assert.Contains(t, string(out), "backend=polling")
 	assert.Contains(t, string(out), "too many open files")
 	assert.Contains(t, string(out), "switched")
-	assert.Equal(t, "after\n", readFile(t, path))
+	assert.Contains(t, string(out), `after the limit cleared: backend=inotify reason=""`)
+	assert.Equal(t, "after\n", readFile(t, path+".2"))
+	assert.Equal(t, "again\n", readFile(t, path))
 }
 
 // TestFallsBackToPollingOnFUSE: a FUSE file system (bindfs here; NFS and
@@ -273,11 +276,14 @@ func TestChildProcess(t *testing.T) {
 		}
 		require.NoError(t, w.Close())
 	case "no-inotify":
+		var held []int
 		for { // use up this user's inotify instances
-			if _, err := unix.InotifyInit1(unix.IN_CLOEXEC); err != nil {
+			fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+			if err != nil {
 				require.ErrorIs(t, err, unix.EMFILE)
 				break
 			}
+			held = append(held, fd)
 		}
 		w, err := watchedfile.Open(path, watchedfile.WithCheckInterval(20*time.Millisecond))
 		require.NoError(t, err)
@@ -290,6 +296,17 @@ func TestChildProcess(t *testing.T) {
 		waitReopens(t, w, 1)
 		writeLine(t, w, "after")
 		fmt.Println("switched")
+
+		// The limit clears: the next switch brings inotify back.
+		for _, fd := range held {
+			unix.Close(fd)
+		}
+		require.NoError(t, os.Rename(path, path+".2"))
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		waitReopens(t, w, 2)
+		s = w.Stats()
+		fmt.Printf("after the limit cleared: backend=%s reason=%q\n", s.Backend, s.FallbackReason)
+		writeLine(t, w, "again")
 	}
 }
 
