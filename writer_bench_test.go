@@ -13,7 +13,7 @@ import (
 
 // The hot path: one record written by Write, against a raw *os.File with
 // O_APPEND (the floor). The full comparison with other writers and under
-// rotation is the bench module: go -C bench run .
+// rotation is the bench module: go run ./bench
 
 var benchWriters = []struct {
 	name string
@@ -84,22 +84,40 @@ func BenchmarkWriteParallel(b *testing.B) {
 	for _, size := range benchSizes {
 		for _, bw := range benchWriters {
 			b.Run(fmt.Sprintf("%s/%dB", bw.name, size), func(b *testing.B) {
-				w := openForBench(b, bw.open)
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					rec := benchRecord(size)
-					for pb.Next() {
-						if _, err := w.Write(rec); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
+				writeParallel(b, openForBench(b, bw.open), size)
 			})
 		}
 	}
+}
+
+// BenchmarkWriteDevNull is BenchmarkWriteParallel to /dev/null, where the
+// syscall costs least: what a Write does beyond raw's stands out most.
+func BenchmarkWriteDevNull(b *testing.B) {
+	for _, bw := range benchWriters[:2] { // raw, inotify
+		b.Run(bw.name, func(b *testing.B) {
+			w, err := bw.open(os.DevNull)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			writeParallel(b, w, 100)
+		})
+	}
+}
+
+func writeParallel(b *testing.B, w io.Writer, size int) {
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rec := benchRecord(size)
+		for pb.Next() {
+			if _, err := w.Write(rec); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkWriteString is Write for a string, which must not copy it.

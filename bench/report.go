@@ -160,7 +160,7 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 		fmt.Fprintf(bw, ", %s", m.Python)
 	}
 	var mods []string
-	for _, p := range []string{"gopkg.in/natefinch/lumberjack.v2", "github.com/client9/reopen"} {
+	for _, p := range []string{"gopkg.in/natefinch/lumberjack.v2", "github.com/client9/reopen", "go.uber.org/zap"} {
 		if v := m.Modules[p]; v != "" {
 			mods = append(mods, p+" "+v)
 		}
@@ -202,7 +202,11 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 				fmt.Fprintf(bw, "| %s | not counted: %s | | | | |\n", c.Strategy, oneLine(c.Error))
 				continue
 			}
-			fmt.Fprintf(bw, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", c.Strategy, c.Total-c.Runtime, c.Write, c.Stat, c.Open, c.Runtime)
+			// Differences of two runs: noise can make a count of zero
+			// print as -0.00.
+			rate := func(x float64) string { return fmt.Sprintf("%.2f", max(x, 0)) }
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |\n", c.Strategy,
+				rate(c.Total-c.Runtime), rate(c.Write), rate(c.Stat), rate(c.Open), rate(c.Runtime))
 		}
 		fmt.Fprintln(bw)
 	}
