@@ -299,6 +299,30 @@ func integScan(data []byte, found map[[2]int]int) (torn int) {
 func integReadDirs(t *testing.T, skip func(string) bool, dirs ...string) (found map[[2]int]int, torn, files int) {
 	t.Helper()
 	found = make(map[[2]int]int)
+	integEachLog(t, skip, dirs, func(data []byte) {
+		files++
+		torn += integScan(data, found)
+	})
+	return found, torn, files
+}
+
+// integUnterminatedFiles counts the regular files under dirs (gunzipped)
+// whose last line has no newline.
+func integUnterminatedFiles(t *testing.T, dirs ...string) int {
+	t.Helper()
+	n := 0
+	integEachLog(t, nil, dirs, func(data []byte) {
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			n++
+		}
+	})
+	return n
+}
+
+// integEachLog calls fn with the contents of every regular file under dirs
+// (gunzipping *.gz), skipping names for which skip returns true.
+func integEachLog(t *testing.T, skip func(string) bool, dirs []string, fn func(data []byte)) {
+	t.Helper()
 	for _, dir := range dirs {
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || !d.Type().IsRegular() || (skip != nil && skip(path)) {
@@ -308,38 +332,13 @@ func integReadDirs(t *testing.T, skip func(string) bool, dirs ...string) (found 
 			if err != nil {
 				return err
 			}
-			files++
-			torn += integScan(data, found)
+			fn(data)
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	return found, torn, files
-}
-
-// integUnterminatedFiles counts the regular files under dirs (gunzipped)
-// whose last line has no newline.
-func integUnterminatedFiles(t *testing.T, dirs ...string) int {
-	t.Helper()
-	n := 0
-	for _, dir := range dirs {
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || !d.Type().IsRegular() {
-				return err
-			}
-			data, err := integReadLog(path)
-			if len(data) > 0 && data[len(data)-1] != '\n' {
-				n++
-			}
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return n
 }
 
 // integReadLog reads a log file, gunzipping *.gz.
