@@ -69,6 +69,7 @@
 // the kernel trusts it: give the log directory to root or to the service. A
 // refused link fails with [ErrUnsafeSymlink] and the Writer keeps the file it
 // has. On Linux every symlink on the way to the file is checked, each read
-// from a descriptor held open so that nothing can be swapped in between; on
-// other Unix systems only the last component is.
+// from a descriptor held open so that nothing can be swapped in between, and
+// the directories [WithMkdirAll] makes are made on that same walk; on other
+// Unix systems only the last component is.
 package watchedfile

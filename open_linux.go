@@ -14,9 +14,11 @@ import (
 // a check and its use. Every symlink on the way, not only the last one, is
 // followed only when it is owned by root, by the effective uid, or by the
 // owner of the directory holding it (Linux's protected_symlinks rule, applied
-// to every directory). The final open uses O_NONBLOCK, so that a FIFO
+// to every directory). With mkdirs, a missing directory on the way is made
+// (mode dirPerm) where the walk finds it missing, so a refused link cannot
+// lead it elsewhere either. The final open uses O_NONBLOCK, so that a FIFO
 // without a reader fails (ENXIO) instead of hanging the Writer.
-func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.FileMode) (*os.File, error) {
 	fail := func(err error) (*os.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -51,6 +53,12 @@ func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
 			}
 		}
 		fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == unix.ENOENT && mkdirs && !last {
+			if err := unix.Mkdirat(dir, name, uint32(dirPerm.Perm())); err != nil && err != unix.EEXIST {
+				return fail(err)
+			}
+			fd, err = unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		}
 		if err != nil {
 			return fail(err)
 		}

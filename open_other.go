@@ -5,11 +5,18 @@ package watchedfile
 import (
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
-// openFile opens path like os.OpenFile. Symlink ownership is not checked on
+// openFile opens path like os.OpenFile, with mkdirs making missing
+// directories first (mode dirPerm). Symlink ownership is not checked on
 // systems without Unix owners.
-func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.FileMode) (*os.File, error) {
+	if mkdirs {
+		if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
+			return nil, err
+		}
+	}
 	return os.OpenFile(path, flag, perm)
 }
 

@@ -15,8 +15,15 @@ import (
 // openFile opens path like os.OpenFile, following a symlink at the last
 // component only when it is trusted (see trustedLink). It resolves such links
 // itself and opens every target with O_NOFOLLOW, so a link swapped in between
-// the check and the open is refused by the kernel rather than followed.
-func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+// the check and the open is refused by the kernel rather than followed. With
+// mkdirs, missing directories are made first (mode dirPerm), as os.MkdirAll
+// does: through any link on the way.
+func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.FileMode) (*os.File, error) {
+	if mkdirs {
+		if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
+			return nil, err
+		}
+	}
 	name := path
 	for range maxLinkHops {
 		// O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of

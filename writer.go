@@ -273,18 +273,13 @@ func (w *Writer) Stats() Stats {
 }
 
 // open opens the path for appending, creating it (and, with WithMkdirAll, its
-// directory) if create is set.
+// missing directories) if create is set.
 func (w *Writer) open(create bool) (*os.File, fs.FileInfo, error) {
 	flag := os.O_WRONLY | os.O_APPEND
 	if create {
 		flag |= os.O_CREATE
-		if w.cfg.mkdirAll {
-			if err := os.MkdirAll(filepath.Dir(w.path), w.cfg.dirMode); err != nil {
-				return nil, nil, err
-			}
-		}
 	}
-	f, err := openFile(w.path, flag, w.cfg.mode)
+	f, err := openFile(w.path, flag, w.cfg.mode, create && w.cfg.mkdirAll, w.cfg.dirMode)
 	if err != nil {
 		return nil, nil, err
 	}

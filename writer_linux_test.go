@@ -2,6 +2,7 @@ package watchedfile_test
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -427,4 +428,28 @@ func TestUntrustedSymlinkOnTheWay(t *testing.T) {
 	w := openWriter(t, filepath.Join(root, "app.log"))
 	writeLine(t, w, "ok")
 	assert.Equal(t, "ok\n", readFile(t, filepath.Join(victim, "app.log")))
+}
+
+// TestMkdirAllRefusesUntrustedSymlink: WithMkdirAll makes missing directories
+// on the same checked walk as the file, so a link another user made in a
+// directory they may write to leads no directory elsewhere either.
+func TestMkdirAllRefusesUntrustedSymlink(t *testing.T) {
+	requireRoot(t)
+	root := worldTempDir(t) // owned by root, writable by all
+	victim := t.TempDir()
+	link := filepath.Join(root, "app")
+	require.NoError(t, os.Symlink(victim, link))
+	require.NoError(t, os.Lchown(link, nobody, nobody)) // an attacker's link
+	path := filepath.Join(link, "sub", "app.log")
+	_, err := watchedfile.Open(path, watchedfile.WithMkdirAll(0o750))
+	require.ErrorIs(t, err, watchedfile.ErrUnsafeSymlink)
+	assert.NoDirExists(t, filepath.Join(victim, "sub"))
+
+	require.NoError(t, os.Lchown(link, 0, 0)) // the administrator's
+	w := openWriter(t, path, watchedfile.WithMkdirAll(0o750))
+	writeLine(t, w, "ok")
+	assert.Equal(t, "ok\n", readFile(t, filepath.Join(victim, "sub", "app.log")))
+	fi, err := os.Stat(filepath.Join(victim, "sub"))
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o750)&^umask(), fi.Mode().Perm())
 }
