@@ -101,7 +101,7 @@ func (w *Writer) check(now time.Time) (time.Duration, error) {
 	state, deleted := w.look()
 	if state == pathSame && !deleted {
 		w.settle()
-		return w.cfg.checkInterval, nil
+		return w.cfg.checkInterval, w.takeWatchErr()
 	}
 	if !w.pending {
 		w.pending = true
@@ -134,7 +134,16 @@ func (w *Writer) check(now time.Time) (time.Duration, error) {
 		w.retry = min(2*w.retry, w.cfg.retryMax)
 		return next, err
 	}
-	return w.cfg.checkInterval, w.lastErr // a watch that failed on the new file
+	return w.cfg.checkInterval, w.takeWatchErr()
+}
+
+// takeWatchErr returns, once, the failure to watch the file of the last
+// switch, which the Writer's goroutine reports whoever made the switch.
+// Called with mu held.
+func (w *Writer) takeWatchErr() error {
+	err := w.watchErr
+	w.watchErr = nil
+	return err
 }
 
 // switchFile opens the path and, if it names another file than the open one,
@@ -157,7 +166,10 @@ func (w *Writer) switchFile(create bool) error {
 	w.info = info
 	w.reopens++
 	w.settle()
-	w.lastErr = watchErr
+	if watchErr != nil { // the Writer polls from now on: say so
+		w.lastErr = watchErr
+		w.watchErr = watchErr
+	}
 	// A Write still in old finishes there; one that loads old after this
 	// gets os.ErrClosed before writing anything, and retries with f.
 	old.Close()

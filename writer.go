@@ -56,6 +56,7 @@ type Writer struct {
 	missingSince   time.Time // when the path was first found empty; zero if it is not
 	retry          time.Duration
 	lastErr        error
+	watchErr       error // the new file could not be watched; not yet reported
 }
 
 var (
@@ -197,7 +198,10 @@ func (w *Writer) Sync() error {
 // when a rotation tool signals the process (nginx style; see
 // [ReopenOnSignal]); it is harmless when the Writer has already switched by
 // itself. If the path cannot be opened, Reopen returns the error, counts it
-// in [Stats], and the Writer goes on writing to the file it has.
+// in [Stats], and the Writer goes on writing to the file it has. If the new
+// file can be opened but not watched, Reopen switches to it and the Writer
+// polls; that change is reported like the Writer's own, through
+// [WithErrorHandler] and [Stats.FallbackReason].
 func (w *Writer) Reopen() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -208,6 +212,9 @@ func (w *Writer) Reopen() error {
 		w.failedReopens++
 		w.lastErr = err
 		return err
+	}
+	if w.watchErr != nil {
+		w.notify() // the goroutine reports it
 	}
 	return nil
 }

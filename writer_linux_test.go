@@ -453,3 +453,39 @@ func TestMkdirAllRefusesUntrustedSymlink(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fs.FileMode(0o750)&^umask(), fi.Mode().Perm())
 }
+
+// TestReopenOntoUnwatchableFileIsReported: when Reopen (not the Writer's own
+// check) switches to a file inotify cannot watch, the change to polling
+// reaches the error handler all the same.
+func TestReopenOntoUnwatchableFileIsReported(t *testing.T) {
+	requireRoot(t)
+	requireTool(t, "bindfs")
+	src, mnt := t.TempDir(), t.TempDir()
+	if out, err := exec.Command("bindfs", src, mnt).CombinedOutput(); err != nil {
+		requireTool(t, fmt.Sprintf("a working bindfs mount (%v: %s)", err, out))
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+
+	// The log's directory is a link; repointing it changes no inode the
+	// Writer watches, so only Reopen (or the slow check) sees it.
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	require.NoError(t, os.Mkdir(local, 0o755))
+	cur := filepath.Join(dir, "cur")
+	require.NoError(t, os.Symlink(local, cur))
+	var reported errorLog
+	w := openWriter(t, filepath.Join(cur, "app.log"), watchedfile.WithErrorHandler(reported.add))
+	require.Equal(t, watchedfile.BackendInotify, w.Stats().Backend)
+
+	require.NoError(t, os.Symlink(mnt, cur+".new"))
+	require.NoError(t, os.Rename(cur+".new", cur))
+	require.NoError(t, w.Reopen())
+	require.Eventually(t, func() bool { return reported.len() > 0 }, 5*time.Second, time.Millisecond,
+		"the switch to polling was not reported")
+	assert.Contains(t, reported.first().Error(), "FUSE")
+	s := w.Stats()
+	assert.Equal(t, watchedfile.BackendPolling, s.Backend)
+	assert.Contains(t, s.FallbackReason, "FUSE")
+	writeLine(t, w, "on the mount")
+	assert.Equal(t, "on the mount\n", readFile(t, filepath.Join(src, "app.log")))
+}
