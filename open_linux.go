@@ -52,12 +52,12 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 				return fail(err)
 			}
 		}
-		fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err := openComponent(dir, name)
 		if err == unix.ENOENT && mkdirs && !last {
 			if err := unix.Mkdirat(dir, name, uint32(dirPerm.Perm())); err != nil && err != unix.EEXIST {
 				return fail(err)
 			}
-			fd, err = unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			fd, err = openComponent(dir, name)
 		}
 		if err != nil {
 			return fail(err)
@@ -103,6 +103,17 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 		}
 		rest = target + "/" + rest
 	}
+}
+
+// openComponent opens name in dir as a path (O_PATH), without following it.
+// A directory is opened with O_DIRECTORY, which, unlike O_PATH alone, mounts
+// an automount point (autofs) as any path walk through it would.
+func openComponent(dir int, name string) (int, error) {
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err == unix.ENOTDIR { // a symlink, or not a directory: fstat tells
+		fd, err = unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	return fd, err
 }
 
 func onProcfs(fd int) bool {

@@ -489,3 +489,60 @@ func TestReopenOntoUnwatchableFileIsReported(t *testing.T) {
 	writeLine(t, w, "on the mount")
 	assert.Equal(t, "on the mount\n", readFile(t, filepath.Join(src, "app.log")))
 }
+
+// TestAutomountOnTheWay: a directory on the way that autofs mounts on first
+// use (NFS home and data directories often are) is mounted by the Writer's
+// walk, as by any open of the path; an O_PATH open alone would stop at the
+// unmounted directory.
+func TestAutomountOnTheWay(t *testing.T) {
+	requireRoot(t)
+	requireTool(t, "automount")
+	dir := t.TempDir()
+	src, mnt := filepath.Join(dir, "src"), filepath.Join(dir, "auto")
+	require.NoError(t, os.Mkdir(src, 0o755))
+	require.NoError(t, os.Mkdir(mnt, 0o755))
+	master, table := filepath.Join(dir, "auto.master"), filepath.Join(dir, "auto.data")
+	// --ghost (browse mode): the map's keys are directories before they are
+	// mounted, which is when O_PATH alone would not mount them.
+	require.NoError(t, os.WriteFile(master, []byte(mnt+" "+table+" --ghost\n"), 0o644))
+	require.NoError(t, os.WriteFile(table, []byte("data -fstype=bind :"+src+"\n"), 0o644))
+
+	daemon := exec.Command("automount", "-f", "-p", filepath.Join(dir, "pid"), master)
+	// autofs mounts nothing for its daemon's own process group: not ours.
+	daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &strings.Builder{}
+	daemon.Stdout, daemon.Stderr = out, out
+	require.NoError(t, daemon.Start())
+	exited := make(chan struct{})
+	go func() { daemon.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		daemon.Process.Signal(syscall.SIGTERM) // unmounts what it mounted
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			daemon.Process.Kill()
+		}
+		exec.Command("umount", "-l", filepath.Join(mnt, "data")).Run()
+		exec.Command("umount", "-l", mnt).Run()
+	})
+	mountedOn := func(path string) (fstype string) { // the top one, "" if none
+		data, _ := os.ReadFile("/proc/self/mounts")
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[1] == path {
+				fstype = f[2]
+			}
+		}
+		return fstype
+	}
+	if !assert.Eventually(t, func() bool { return mountedOn(mnt) == "autofs" }, 10*time.Second, 10*time.Millisecond) {
+		// No autofs in this kernel, or the system's own automount runs
+		// (a second daemon refuses to start).
+		t.Skipf("automount did not mount %s here: %s", mnt, out)
+	}
+	require.DirExists(t, filepath.Join(mnt, "data"))
+	require.Empty(t, mountedOn(filepath.Join(mnt, "data")), "mounted before use")
+
+	w := openWriter(t, filepath.Join(mnt, "data", "app.log"))
+	writeLine(t, w, "through autofs")
+	assert.Equal(t, "through autofs\n", readFile(t, filepath.Join(src, "app.log")))
+}
