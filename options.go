@@ -131,8 +131,10 @@ func WithMkdirAll(mode fs.FileMode) Option {
 // are flushed: records written before a rotation and flushed after it land
 // in the new file. A flush that fails (a full disk, an I/O error) keeps in
 // the buffer every byte the kernel did not take and is retried at the next
-// flush. The Write, Sync or Close that flushed returns the error; a flush on
-// the interval reports it to the function set with [WithErrorHandler]; all
+// flush. The Sync or Close that flushed returns the error, and so does a
+// Write whose record does not fit in what is left (a Write whose record
+// fits takes it and returns nil: the retry will tell); a flush on the
+// interval reports it to the function set with [WithErrorHandler]; all
 // count in [Stats.FlushErrors]. While the buffer is full and cannot be
 // flushed, Write returns the error and does not take the record (counted in
 // [Stats.WriteErrors]). A write cut short by a full disk may leave the head

@@ -169,8 +169,10 @@ func (w *Writer) writeFailed(err error) error {
 }
 
 // Sync commits the current file's contents to stable storage (fsync), after
-// writing what is buffered (see [WithBuffer]). With Sync, a *Writer is a
-// zapcore.WriteSyncer as it is.
+// writing what is buffered (see [WithBuffer]). Records written before a
+// switch of files are in the file switched away from, which the Writer
+// closed without an fsync, like any program closing a file: the kernel
+// writes it back. With Sync, a *Writer is a zapcore.WriteSyncer as it is.
 func (w *Writer) Sync() error {
 	if w.buf != nil {
 		if err := w.flush(); err != nil {
