@@ -16,12 +16,11 @@ import (
 	"github.com/watchedfile/watchedfile"
 )
 
-// mountTmpfs mounts a tmpfs of size (as mount's -o size=) at a new directory
-// and unmounts it when the test ends.
-func mountTmpfs(t *testing.T, size string) string {
+// mountTmpfs mounts a tmpfs of size (as mount's -o size=) on dir
+// and unmounts it when the test ends; it returns dir.
+func mountTmpfs(t *testing.T, dir, size string) string {
 	t.Helper()
 	requireRoot(t)
-	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
 		missing(t, fmt.Sprintf("cannot mount a tmpfs: %v: %s", err, out))
 	}
@@ -55,7 +54,7 @@ func fillDisk(t *testing.T, path string) {
 // the interval flush fail too. Once space is freed, Sync writes what was
 // kept, and the file holds every acknowledged record exactly once, in order.
 func TestBufferDiskFull(t *testing.T) {
-	mnt := mountTmpfs(t, "64k")
+	mnt := mountTmpfs(t, t.TempDir(), "64k")
 	path := filepath.Join(mnt, "app.log")
 	var reported errorLog
 	w := openWriter(t, path, watchedfile.WithBuffer(4<<10, 5*time.Millisecond),

@@ -86,8 +86,7 @@ func integUnprivileged(t *testing.T, poll time.Duration) {
 	p.waitSettled()
 	p.waitAcked(50)
 	res := p.stop()
-	found, torn, files := integReadDirs(t, nil, logDir)
-	c := integAccount(res, found, torn, files)
+	c := integTally(t, res, nil, logDir)
 	integReport(t, "unprivileged writer, logrotate as root creates a file it cannot open, then 20 x create 0640 nobody", c, start)
 	integExpectClean(t, c)
 	// Polling may see two rotations within one interval as one.
@@ -168,8 +167,7 @@ func TestIntegrationTailF(t *testing.T) {
 			}
 
 			// The files themselves hold everything.
-			ff, torn, files := integReadDirs(t, nil, dir)
-			integExpectClean(t, integAccount(res, ff, torn, files))
+			integExpectClean(t, integTally(t, res, nil, dir))
 		})
 	}
 }
@@ -229,28 +227,12 @@ func (b *syncBuffer) Bytes() []byte {
 	return bytes.Clone(b.buf.Bytes())
 }
 
-// integMountTmpfs mounts a tmpfs of the given size at a new directory and
-// unmounts it when the test ends.
-func integMountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := integTempDir(t)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		missing(t, fmt.Sprintf("cannot mount a tmpfs: %v: %s", err, out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
 // The disk fills: writes fail with an error wrapping ENOSPC, then succeed
 // once space is freed.
 func TestIntegrationDiskFull(t *testing.T) {
 	integSetup(t, "mount", "umount")
 	start := time.Now()
-	mnt := integMountTmpfs(t, "8m")
+	mnt := mountTmpfs(t, integTempDir(t), "8m")
 	logDir := filepath.Join(mnt, "log")
 	if err := os.Mkdir(logDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -281,8 +263,7 @@ func TestIntegrationDiskFull(t *testing.T) {
 	}
 	p.waitAcked(200)
 	res := p.stop()
-	found, torn, files := integReadDirs(t, nil, logDir)
-	c := integAccount(res, found, torn, files)
+	c := integTally(t, res, nil, logDir)
 	integReport(t, "disk full (tmpfs), then space freed", c, start)
 	t.Logf("write errors by class: %v", res.Stats.WriteErrors)
 	for class := range res.Stats.WriteErrors {
@@ -340,8 +321,7 @@ func TestIntegrationDirectoryGone(t *testing.T) {
 		p.waitSettled()
 		p.waitAcked(100)
 		res := p.stop()
-		found, torn, files := integReadDirs(t, nil, dir)
-		c := integAccount(res, found, torn, files)
+		c := integTally(t, res, nil, dir)
 		integReport(t, "log directory renamed away, made again later", c, start)
 		integExpectClean(t, c)
 	})
@@ -372,8 +352,7 @@ func TestIntegrationDirectoryGone(t *testing.T) {
 		p.waitSettled()
 		p.waitAcked(200)
 		res := p.stop()
-		found, torn, files := integReadDirs(t, nil, dir)
-		c := integAccount(res, found, torn, files)
+		c := integTally(t, res, nil, dir)
 		integReport(t, "log directory removed (rm -rf), WithMkdirAll makes it again", c, start)
 		// Records acknowledged before the writer switched were deleted with
 		// the directory; those after it must all be there.
@@ -409,8 +388,7 @@ func TestIntegrationFDExhaustion(t *testing.T) {
 	p.waitSettled()
 	p.waitAcked(100)
 	res := p.stop()
-	found, torn, files := integReadDirs(t, nil, dir)
-	c := integAccount(res, found, torn, files)
+	c := integTally(t, res, nil, dir)
 	integReport(t, "RLIMIT_NOFILE exhausted during a reopen, then descriptors freed", c, start)
 	integExpectClean(t, c)
 	if res.Stats.Writers[0].Reopens != 1 {
@@ -499,8 +477,7 @@ func TestIntegrationSymlink(t *testing.T) {
 	if data, _ := os.ReadFile(secret); string(data) != secretText {
 		t.Fatalf("the writer wrote through the attacker's link: %q", data)
 	}
-	found, torn, files := integReadDirs(t, func(name string) bool { return name == secret }, logDir, target, kept)
-	c := integAccount(res, found, torn, files)
+	c := integTally(t, res, func(name string) bool { return name == secret }, logDir, target, kept)
 	integReport(t, "symlink attack by a user of a group-writable log dir; root's own link followed", c, start)
 	// The attacker's rename unlinked the log: what was in it, and what the
 	// writer went on writing to it while the link was refused, is lost with
@@ -562,8 +539,7 @@ func TestIntegrationScale(t *testing.T) {
 	}
 	t.Logf("descriptors: %d (inotify %d) before, %d (inotify %d) after", before.FDs, before.InotifyFDs, after.FDs, after.InotifyFDs)
 	res := p.stop()
-	found, torn, files := integReadDirs(t, nil, dir)
-	c := integAccount(res, found, torn, files)
+	c := integTally(t, res, nil, dir)
 	integReport(t, fmt.Sprintf("%d Writers in one process, 3 logrotate runs over all", n), c, start)
 	integExpectClean(t, c)
 }
@@ -616,8 +592,7 @@ func TestIntegrationSoak(t *testing.T) {
 	if after.InotifyFDs != 1 || after.FDs > before.FDs+2 {
 		t.Errorf("descriptors leaked: %d before, %d after", before.FDs, after.FDs)
 	}
-	found, torn, files := integReadDirs(t, nil, dir)
-	c := integAccount(res, found, torn, files)
+	c := integTally(t, res, nil, dir)
 	integReport(t, fmt.Sprintf("soak %v: %d renames among %d Writers", *integSoak, rotations, n), c, start)
 	integExpectClean(t, c)
 }

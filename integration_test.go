@@ -306,6 +306,14 @@ func integReadDirs(t *testing.T, skip func(string) bool, dirs ...string) (found 
 	return found, torn, files
 }
 
+// integTally reads the log files under dirs (see integReadDirs) and accounts
+// for every record the writer attempted.
+func integTally(t *testing.T, res integWriterResult, skip func(string) bool, dirs ...string) integCounts {
+	t.Helper()
+	found, torn, files := integReadDirs(t, skip, dirs...)
+	return integAccount(res, found, torn, files)
+}
+
 // integUnterminatedFiles counts the regular files under dirs (gunzipped)
 // whose last line has no newline.
 func integUnterminatedFiles(t *testing.T, dirs ...string) int {
@@ -520,8 +528,7 @@ func TestIntegrationLogrotate(t *testing.T) {
 			p.waitSettled()
 			p.waitAcked(50)
 			res := p.stop()
-			found, torn, files := integReadDirs(t, nil, logDir, old)
-			c := integAccount(res, found, torn, files)
+			c := integTally(t, res, nil, logDir, old)
 			integReport(t, sc.name, c, start)
 
 			backups, _ := filepath.Glob(filepath.Join(logDir, "*.backup"))

@@ -236,13 +236,7 @@ func TestFallsBackToPollingWithoutInotify(t *testing.T) {
 // TestFallsBackToPollingOnFUSE: a FUSE file system (bindfs here; NFS and
 // CIFS alike) does not report changes made beneath it, so the Writer polls.
 func TestFallsBackToPollingOnFUSE(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "bindfs")
-	src, mnt := t.TempDir(), t.TempDir()
-	if out, err := exec.Command("bindfs", src, mnt).CombinedOutput(); err != nil {
-		requireTool(t, fmt.Sprintf("a working bindfs mount (%v: %s)", err, out))
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	src, mnt := bindfsMount(t)
 
 	w := openWriter(t, filepath.Join(mnt, "app.log"), watchedfile.WithCheckInterval(20*time.Millisecond))
 	s := w.Stats()
@@ -257,6 +251,20 @@ func TestFallsBackToPollingOnFUSE(t *testing.T) {
 	writeLine(t, w, "after")
 	assert.Equal(t, "after\n", readFile(t, filepath.Join(src, "app.log")))
 	assert.Equal(t, "before\n", readFile(t, filepath.Join(src, "app.log.1")))
+}
+
+// bindfsMount mounts a new directory src on another, mnt, through bindfs: a
+// FUSE file system, which reports no change made beneath it.
+func bindfsMount(t *testing.T) (src, mnt string) {
+	t.Helper()
+	requireRoot(t)
+	requireTool(t, "bindfs")
+	src, mnt = t.TempDir(), t.TempDir()
+	if out, err := exec.Command("bindfs", src, mnt).CombinedOutput(); err != nil {
+		missing(t, fmt.Sprintf("no working bindfs mount (%v: %s)", err, out))
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	return src, mnt
 }
 
 // TestChildProcess is not a test: it is the process other tests start, as
@@ -458,13 +466,7 @@ func TestMkdirAllRefusesUntrustedSymlink(t *testing.T) {
 // check) switches to a file inotify cannot watch, the change to polling
 // reaches the error handler all the same.
 func TestReopenOntoUnwatchableFileIsReported(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "bindfs")
-	src, mnt := t.TempDir(), t.TempDir()
-	if out, err := exec.Command("bindfs", src, mnt).CombinedOutput(); err != nil {
-		requireTool(t, fmt.Sprintf("a working bindfs mount (%v: %s)", err, out))
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	src, mnt := bindfsMount(t)
 
 	// The log's directory is a link; repointing it changes no inode the
 	// Writer watches, so only Reopen (or the slow check) sees it.
