@@ -3,7 +3,7 @@
 package watchedfile
 
 import (
-	"io/fs"
+	"os"
 	"syscall"
 )
 
@@ -11,11 +11,13 @@ import (
 // MAXSYMLINKS does.
 const maxLinkHops = 40
 
-// linkCount returns the number of names the file has; 0 means deleted.
-func linkCount(fi fs.FileInfo) (uint64, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, false
+// unlinked reports whether the open file f has no name left (rm, or another
+// file renamed over it): fstat says its link count is 0.
+func unlinked(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
 	}
-	return uint64(st.Nlink), true
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink == 0
 }

@@ -70,11 +70,7 @@ const (
 // file has no name left (rm, or a rename over it), so records written to it
 // are lost to any reader.
 func (w *Writer) look() (state pathState, deleted bool) {
-	if fi, err := w.file.Load().Stat(); err == nil {
-		if n, ok := linkCount(fi); ok && n == 0 {
-			deleted = true
-		}
-	}
+	deleted = unlinked(w.file.Load())
 	fi, err := os.Stat(w.path)
 	switch {
 	case err == nil && os.SameFile(fi, w.info):

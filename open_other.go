@@ -20,5 +20,5 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 	return os.OpenFile(path, flag, perm)
 }
 
-// linkCount is unknown here; a deleted file is noticed by its path instead.
-func linkCount(fs.FileInfo) (uint64, bool) { return 0, false }
+// unlinked is unknown here; a deleted file is noticed by its path instead.
+func unlinked(*os.File) bool { return false }
