@@ -4,14 +4,18 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // This file is the buffer of [WithBuffer]: records copied into memory and
 // written to the current file in large writes.
 
 // buffer holds records waiting to be written. Its capacity is fixed when the
-// Writer opens; len(b) is the bytes waiting. Lock order: Writer.mu before mu.
+// Writer opens; len(b) is the bytes waiting, and n says it to Stats, which
+// must not wait for mu (a flush may hang in write(2)). Lock order: mu before
+// Writer.wmu.
 type buffer struct {
+	n  atomic.Int64
 	mu sync.Mutex
 	b  []byte
 }
@@ -26,8 +30,9 @@ func (w *Writer) writeBuffered(p []byte) (int, error) {
 	b := w.buf
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if w.closed.Load() { // Close has flushed or is about to: nothing after it
-		return 0, w.writeFailed(os.ErrClosed)
+	if w.flags.Load()&flagClosed != 0 { // Close has flushed for the last time
+		w.writeErrors.Add(1)
+		return 0, fmt.Errorf("watchedfile: write %s: %w", w.path, os.ErrClosed)
 	}
 	if len(b.b)+len(p) > cap(b.b) {
 		if err := w.flushLocked(); err != nil && len(b.b)+len(p) > cap(b.b) {
@@ -36,15 +41,14 @@ func (w *Writer) writeBuffered(p []byte) (int, error) {
 		}
 	}
 	if len(p) > cap(b.b) { // the buffer is empty: write it directly
-		n, err := w.writeFile(p)
-		if err != nil {
-			return n, w.writeFailed(err)
-		}
-	} else {
-		b.b = append(b.b, p...)
+		w.wmu.Lock()
+		n, err := w.writeLocked(p)
+		w.unlock()
+		return n, err
 	}
-	w.records.Add(1)
-	w.bytes.Add(uint64(len(p)))
+	b.b = append(b.b, p...)
+	b.n.Store(int64(len(b.b)))
+	w.count(1, len(p), 0)
 	return len(p), nil
 }
 
@@ -55,11 +59,16 @@ func (w *Writer) flushLocked() error {
 	if len(b.b) == 0 {
 		return nil
 	}
-	// os.File.Write completes a short write, so n < len(b.b) only with an
-	// error; writeFile retries with the new file when a switch closed the
-	// one it loaded, before any byte was written.
-	n, err := w.writeFile(b.b)
+	// A short write is completed, so n < len(b.b) only with an error.
+	w.wmu.Lock()
+	var n int
+	err := w.beforeWrite()
+	if err == nil {
+		n, err = writeFull(w.file, w.fd, b.b)
+	}
+	w.unlock()
 	b.b = b.b[:copy(b.b, b.b[n:])]
+	b.n.Store(int64(len(b.b)))
 	if err != nil {
 		w.flushErrors.Add(1)
 		return fmt.Errorf("watchedfile: flush: %w", err)
@@ -72,7 +81,7 @@ func (w *Writer) flushLocked() error {
 func (w *Writer) flush() error {
 	w.buf.mu.Lock()
 	defer w.buf.mu.Unlock()
-	if w.closed.Load() {
+	if w.flags.Load()&flagClosed != 0 {
 		return nil
 	}
 	return w.flushLocked()
@@ -83,7 +92,5 @@ func (w *Writer) buffered() int {
 	if w.buf == nil {
 		return 0
 	}
-	w.buf.mu.Lock()
-	defer w.buf.mu.Unlock()
-	return len(w.buf.b)
+	return int(w.buf.n.Load())
 }

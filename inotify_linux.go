@@ -32,22 +32,23 @@ const (
 // errNoEvents wraps the reason a file cannot be watched with inotify.
 var errNoEvents = errors.New("watchedfile: inotify cannot watch this file")
 
-// instance is the process's one inotify instance, shared by every Writer
-// (the default limit is 128 instances per user). It exists while some
-// Writer uses it; the last one to close it stops its goroutine.
+// instance is the process's inotify instance, shared by every Writer (the
+// default limit is 128 instances per user). It exists while some Writer uses
+// it; the last one to let go of it closes it and stops its goroutine.
 var instance struct {
 	sync.Mutex
-	in    *inotify
-	users int
+	in *inotify
 }
 
 type inotify struct {
 	fd     int
 	file   *os.File      // fd, for the runtime poller: Close wakes the read
 	exited chan struct{} // closed when the read loop returns
+	users  int           // guarded by instance's lock
 
 	mu      sync.Mutex
 	watches map[int32]*watch
+	failed  error // why the read loop stopped, if not closed
 }
 
 // A watch is one inotify watch descriptor and the Writers it serves. Two
@@ -61,24 +62,26 @@ type watch struct {
 // inotifyWatcher is one Writer's use of the shared instance.
 type inotifyWatcher struct {
 	in      *inotify
-	wake    func()
+	flag    func()
 	fileWd  int32 // -1: none
 	dirWd   int32
 	dirName string
 }
 
-func newWatcher(wake func()) (watcher, error) {
+func newWatcher(flag func()) (watcher, error) {
 	in, err := acquireInotify()
 	if err != nil {
 		return nil, err
 	}
-	return &inotifyWatcher{in: in, wake: wake, fileWd: -1, dirWd: -1}, nil
+	return &inotifyWatcher{in: in, flag: flag, fileWd: -1, dirWd: -1}, nil
 }
 
+// acquireInotify returns the shared instance, making one if there is none
+// or if the one there stopped reading.
 func acquireInotify() (*inotify, error) {
 	instance.Lock()
 	defer instance.Unlock()
-	if instance.in == nil {
+	if instance.in == nil || instance.in.err() != nil {
 		fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 		if err != nil {
 			return nil, fmt.Errorf("%w: inotify_init1: %w", errNoEvents, err)
@@ -92,23 +95,33 @@ func acquireInotify() (*inotify, error) {
 		go in.readEvents()
 		instance.in = in
 	}
-	instance.users++
+	instance.in.users++
 	return instance.in, nil
 }
 
-func releaseInotify() error {
+func (in *inotify) release() error {
 	instance.Lock()
 	defer instance.Unlock()
-	instance.users--
-	if instance.users > 0 {
+	in.users--
+	if in.users > 0 {
 		return nil
 	}
-	in := instance.in
-	instance.in = nil
+	if instance.in == in {
+		instance.in = nil
+	}
 	err := in.file.Close()
 	<-in.exited
 	return err
 }
+
+// err reports why the instance no longer reads events, or nil.
+func (in *inotify) err() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.failed
+}
+
+func (iw *inotifyWatcher) err() error { return iw.in.err() }
 
 func (iw *inotifyWatcher) watch(f *os.File, path string) error {
 	if fsName, ok := remoteFS(f); ok {
@@ -168,7 +181,7 @@ func (iw *inotifyWatcher) close() error {
 	}
 	iw.fileWd, iw.dirWd = -1, -1
 	in.mu.Unlock()
-	return releaseInotify()
+	return in.release()
 }
 
 // subscribe and unsubscribe are called with in.mu held.
@@ -193,23 +206,42 @@ func (in *inotify) unsubscribe(wd int32, iw *inotifyWatcher) {
 	}
 }
 
-// readEvents is the instance's goroutine. It returns when the file is closed.
+// readEvents is the instance's goroutine. It returns when the file is
+// closed, or on an error no read can cure (the runtime poller owns the
+// descriptor, so EINTR and EAGAIN never reach it): then every Writer is told,
+// and the next to start watching gets a new instance.
 func (in *inotify) readEvents() {
 	defer close(in.exited)
 	buf := make([]byte, 64*1024)
 	for {
 		n, err := in.file.Read(buf)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
-				continue
+			if !errors.Is(err, os.ErrClosed) {
+				in.fail(err)
 			}
-			return // closed; any other error cannot be cured by reading again
+			return
 		}
 		in.dispatch(buf[:n])
 	}
 }
 
-// dispatch wakes the Writers that events in buf concern.
+// fail records why the instance stopped and flags every Writer it served.
+func (in *inotify) fail(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.failed = fmt.Errorf("%w: reading events: %w", errNoEvents, err)
+	in.flagAll()
+}
+
+func (in *inotify) flagAll() {
+	for _, w := range in.watches {
+		for iw := range w.subs {
+			iw.flag()
+		}
+	}
+}
+
+// dispatch flags the Writers that events in buf concern, as it reads them.
 func (in *inotify) dispatch(buf []byte) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -224,12 +256,8 @@ func (in *inotify) dispatch(buf []byte) {
 		}
 		buf = buf[end:]
 
-		if mask&unix.IN_Q_OVERFLOW != 0 { // events were lost: everyone checks
-			for _, w := range in.watches {
-				for iw := range w.subs {
-					iw.wake()
-				}
-			}
+		if mask&unix.IN_Q_OVERFLOW != 0 { // events were lost: everyone looks
+			in.flagAll()
 			continue
 		}
 		w := in.watches[wd]
@@ -240,7 +268,7 @@ func (in *inotify) dispatch(buf []byte) {
 			if w.dir && len(name) > 0 && string(name) != want {
 				continue // another file in the directory
 			}
-			iw.wake()
+			iw.flag()
 		}
 		if mask&unix.IN_IGNORED != 0 { // the kernel dropped the watch
 			delete(in.watches, wd)

@@ -17,6 +17,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 // config is what the options set; the zero value is never used, see defaultConfig.
 type config struct {
 	forcePolling  bool
+	pollInterval  time.Duration // WithPolling's; 0: checkInterval
 	checkInterval time.Duration
 	createDelay   time.Duration
 	retryMin      time.Duration
@@ -39,15 +40,24 @@ func defaultConfig() config {
 	}
 }
 
+// interval is how often the goroutine looks at the path unasked.
+func (c *config) interval() time.Duration {
+	if c.forcePolling && c.pollInterval > 0 {
+		return c.pollInterval
+	}
+	return c.checkInterval
+}
+
 // WithPolling makes the Writer find rotations by checking the path every
 // interval from a background goroutine, instead of through inotify. It is the
 // default on systems other than Linux; on Linux, use it to force polling.
-// A non-positive interval means the default of 1s.
+// A non-positive interval means the one set with [WithCheckInterval] (1s by
+// default). The order of the two options does not matter.
 func WithPolling(interval time.Duration) Option {
 	return optionFunc(func(c *config) {
 		c.forcePolling = true
 		if interval > 0 {
-			c.checkInterval = interval
+			c.pollInterval = interval
 		}
 	})
 }
@@ -55,7 +65,8 @@ func WithPolling(interval time.Duration) Option {
 // WithCheckInterval sets how often the background goroutine stats the path
 // even when inotify reports changes, to catch what inotify cannot see (a
 // grandparent directory renamed, a change made on another NFS client). It is
-// also the polling interval when the Writer falls back to polling.
+// also the polling interval when the Writer falls back to polling, or polls
+// by [WithPolling] without an interval of its own.
 // Defaults to 1s. A non-positive interval leaves the default.
 func WithCheckInterval(interval time.Duration) Option {
 	return optionFunc(func(c *config) {
@@ -156,10 +167,13 @@ func WithBuffer(size int, flushInterval time.Duration) Option {
 // WithErrorHandler sets a function that is told of every failure that happens
 // in the background, where no caller could see it: a failed reopen (each
 // retry), a refused symlink, a failed watch, a failed flush of the buffer on
-// its interval (see [WithBuffer]). It is called from the Writer's
-// own goroutine, one call at a time; it must not call [Writer.Close].
-// Errors returned to a caller (from Write, Sync, Reopen, Close) are not
-// passed to it. Defaults to none; [Writer.Stats] counts failures either way.
+// its interval (see [WithBuffer]). It is called from a goroutine of its own,
+// one call at a time, so a slow handler holds up nothing else, and it may
+// call [Writer.Close]. While it is busy, up to 16 failures wait for it;
+// further ones are dropped and counted in [Stats.DroppedErrors]. After Close
+// it is not called. Errors returned to a caller (from Write, Sync, Reopen,
+// Close) are not passed to it. Defaults to none; [Writer.Stats] counts
+// failures either way.
 func WithErrorHandler(handle func(error)) Option {
 	return optionFunc(func(c *config) { c.onError = handle })
 }

@@ -4,4 +4,4 @@ package watchedfile
 
 // newWatcher reports that this system has no event source for files: every
 // Writer polls (see monitor.go).
-func newWatcher(wake func()) (watcher, error) { return nil, nil }
+func newWatcher(flag func()) (watcher, error) { return nil, nil }

@@ -1,7 +1,6 @@
 package watchedfile
 
 import (
-	"errors"
 	"os"
 	"os/signal"
 	"slices"
@@ -79,9 +78,6 @@ func reopenAll(ws []*Writer, done <-chan struct{}) {
 			return
 		default:
 		}
-		err := w.Reopen()
-		if err != nil && !errors.Is(err, os.ErrClosed) {
-			w.notify() // the Writer's goroutine retries and reports
-		}
+		w.Reopen() // on failure, the Writer's goroutine retries and reports
 	}
 }

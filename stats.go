@@ -44,12 +44,31 @@ type Stats struct {
 	// the background or in Reopen; nil once the Writer is on the file at
 	// the path again.
 	LastError error
+	// DroppedErrors counts failures not passed to the [WithErrorHandler]
+	// function because it was busy with earlier ones.
+	DroppedErrors uint64
 }
 
-// counters are updated by Write without locks.
+// counters are what Stats reads without a lock.
 type counters struct {
-	records     atomic.Uint64
-	bytes       atomic.Uint64
-	writeErrors atomic.Uint64
-	flushErrors atomic.Uint64
+	records       atomic.Uint64
+	bytes         atomic.Uint64
+	writeErrors   atomic.Uint64
+	flushErrors   atomic.Uint64
+	reopens       atomic.Uint64
+	failedReopens atomic.Uint64
+	droppedErrors atomic.Uint64
+	pending       atomic.Bool
+}
+
+// count adds the records and bytes written and the failed writes: once per
+// write(2), whatever the number of records it carried.
+func (c *counters) count(records, bytes, failed int) {
+	if records > 0 {
+		c.records.Add(uint64(records))
+		c.bytes.Add(uint64(bytes))
+	}
+	if failed > 0 {
+		c.writeErrors.Add(uint64(failed))
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -22,42 +23,56 @@ var ErrUnsafeSymlink = errors.New("refusing to follow a symlink owned by another
 // across rotations. Open one with [Open].
 //
 // A Writer is safe for concurrent use: any number of goroutines may call
-// Write at once, and each call's bytes reach the file whole and unmixed with
-// other calls' (the file is opened with O_APPEND and a short write is
-// completed before another call may write). A call to Write is one record:
-// it goes entirely to one file, never split across a switch of files.
+// Write at once. A call to Write is one record: its bytes reach the file
+// whole, unmixed with other calls' (the file is opened with O_APPEND, and a
+// write the kernel cuts short is completed before any other record is
+// written), and, unbuffered, entirely in one file, never split across a
+// switch of files. Records written at the same moment by several goroutines
+// share write(2) calls (group commit); each Write still returns only once its
+// own record is in the file.
 type Writer struct {
 	path string
 	cfg  config
+	buf  *buffer // nil unless WithBuffer
 
-	// file is the open file. Write loads it without a lock; a switch
-	// stores the new file before closing the old one, so a Write that
-	// finds its file closed under it retries with the new one.
-	file   atomic.Pointer[os.File]
-	closed atomic.Bool
+	// The hot path. wmu is held by the goroutine writing to the file (the
+	// leader of a batch, see commit.go) and by whoever looks at the path or
+	// switches files; file and fd change only under it. Write checks flags
+	// once: anything but zero sends it down the slow path.
+	wmu   sync.Mutex
+	flags atomic.Uint32
+	file  *os.File
+	fd    int // file's descriptor, for direct writes (see sysfd)
+	iov   iovecs
+	queue queue
 	counters
-	buf *buffer // nil unless WithBuffer
 
-	wake   chan struct{} // a watcher saw a change: check now
+	sw switchState // guarded by wmu; see switch.go
+
+	watcher watcher // nil when polling; used by the goroutine only (and Open, Close)
+
+	rmu            sync.Mutex // guards what follows: what Stats reports
+	backend        Backend
+	fallbackReason string
+	lastErr        error
+
+	wake   chan struct{} // flag, Reopen: the goroutine must look now
 	done   chan struct{} // closed by Close: the goroutine must return
 	exited chan struct{} // closed by the goroutine when it returns
+	errs   chan error    // to the error handler's goroutine; nil without one
+
+	reported  chan struct{} // closed when the error handler's goroutine returns
+	inHandler atomic.Bool   // the error handler is running
 
 	closeOnce sync.Once
 	closeErr  error
-
-	mu             sync.Mutex // guards what follows
-	info           fs.FileInfo
-	watcher        watcher // nil when polling
-	fallbackReason string
-	reopens        uint64
-	failedReopens  uint64
-	backend        Backend
-	pending        bool      // the path names another file than info
-	missingSince   time.Time // when the path was first found empty; zero if it is not
-	retry          time.Duration
-	lastErr        error
-	watchErr       error // the new file could not be watched; not yet reported
 }
+
+// Bits of Writer.flags.
+const (
+	flagEvent  = 1 << iota // the watcher saw a change: look before writing
+	flagClosed             // Close has begun
+)
 
 var (
 	_ io.WriteCloser  = (*Writer)(nil)
@@ -66,7 +81,9 @@ var (
 
 // Open opens the file at path for appending, creating it (mode 0644 unless
 // [WithMode] says otherwise) if it does not exist, and starts watching it.
-// The file is opened with O_WRONLY|O_APPEND|O_CLOEXEC.
+// The file is opened with O_WRONLY|O_APPEND|O_CLOEXEC and, on Unix, with
+// O_NOFOLLOW on each symlink the Writer has not checked (see the package
+// documentation on symlinks).
 //
 // A relative path is made absolute once, so a later change of the working
 // directory does not move the log.
@@ -90,9 +107,9 @@ func Open(path string, opts ...Option) (*Writer, error) {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		exited:  make(chan struct{}),
-		retry:   cfg.retryMin,
 		backend: BackendPolling,
 	}
+	w.sw.retry = cfg.retryMin
 	if cfg.bufSize > 0 {
 		w.buf = newBuffer(cfg.bufSize)
 	}
@@ -100,20 +117,29 @@ func Open(path string, opts ...Option) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watchedfile: %w", err)
 	}
-	w.file.Store(f)
-	w.info = info
-	if !cfg.forcePolling {
-		w.startWatching(f)
+	w.file, w.fd, w.sw.info = f, sysfd(f), info
+	w.startWatching(f)
+	if cfg.onError != nil {
+		w.errs = make(chan error, errQueue)
+		w.reported = make(chan struct{})
+		go w.reportErrors(cfg.onError)
 	}
 	go w.run()
-	w.notify() // a rotation between the open and the first watch is seen now
+	w.flag() // a rotation between the open and the first watch is seen now
 	return w, nil
 }
 
-// Write writes p to the current file with a single write(2) and returns the
-// number of bytes written. An error (a full disk, an I/O error) is returned
+// Write writes p to the current file as one record and returns the number of
+// bytes written. Alone, it makes one write(2) (more only if the kernel cuts
+// it short: beyond 2 GiB, or at a full disk); with other goroutines writing,
+// the records that arrive while one write(2) is under way go together in
+// the next writev(2). An error (a full disk, an I/O error) is returned
 // wrapped, and the Writer stays usable: a later Write succeeds once the
 // fault clears. After Close, Write returns an error wrapping [os.ErrClosed].
+//
+// When the watcher has seen a change of the path, the Write that comes next
+// looks at the path first and switches files before writing, if the path
+// names another file that it can open.
 //
 // With [WithBuffer], Write copies p into the buffer instead, and returns nil
 // once it is there: see WithBuffer for when it is written and what a failure
@@ -122,75 +148,86 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.buf != nil {
 		return w.writeBuffered(p)
 	}
-	n, err := w.writeFile(p)
-	if err != nil {
-		return n, w.writeFailed(err)
+	if !w.wmu.TryLock() {
+		return w.follow(p)
 	}
-	w.records.Add(1)
-	w.bytes.Add(uint64(n))
+	n, err := w.writeLocked(p)
+	w.unlock()
+	return n, err
+}
+
+// writeLocked writes p to the current file as one record. Called with wmu held.
+func (w *Writer) writeLocked(p []byte) (int, error) {
+	if err := w.beforeWrite(); err != nil {
+		return 0, err
+	}
+	n, err := writeFull(w.file, w.fd, p)
+	if err != nil {
+		w.count(0, 0, 1)
+		return n, w.writeError(err)
+	}
+	w.count(1, n, 0)
 	return n, nil
 }
 
-// writeFile writes p to the current file with one write(2), retrying with the
-// new file when a switch closed the one it loaded before anything was written.
-func (w *Writer) writeFile(p []byte) (int, error) {
-	for {
-		n, err := w.file.Load().Write(p)
-		if err != nil && n == 0 && w.switched(err) {
-			continue // nothing was written
-		}
-		return n, err
+// beforeWrite is what a write does before writing when flags is set: refuse
+// after Close, look at the path after an event. Called with wmu held.
+func (w *Writer) beforeWrite() error {
+	f := w.flags.Load()
+	if f == 0 {
+		return nil
 	}
+	if f&flagClosed != 0 {
+		return fmt.Errorf("watchedfile: write %s: %w", w.path, os.ErrClosed)
+	}
+	w.checkNow()
+	return nil
 }
 
-// switched reports whether err comes from a file that a switch closed under
-// the caller, who should retry with the current file.
-func (w *Writer) switched(err error) bool {
-	return errors.Is(err, os.ErrClosed) && !w.closed.Load()
+func (w *Writer) writeError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) { // from os.File, on systems where it writes
+		err = pe.Err
+	}
+	return fmt.Errorf("watchedfile: %w", &fs.PathError{Op: "write", Path: w.path, Err: err})
 }
 
 // WriteString is like Write, for a string; it lets [io.WriteString] and
 // loggers that hold strings skip a copy.
 func (w *Writer) WriteString(s string) (int, error) {
-	return w.Write(stringBytes(s))
-}
-
-// stringBytes returns the bytes of s without copying; write(2) only reads them.
-func stringBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
-
-func (w *Writer) writeFailed(err error) error {
-	w.writeErrors.Add(1)
-	if w.closed.Load() && errors.Is(err, os.ErrClosed) {
-		return fmt.Errorf("watchedfile: write %s: %w", w.path, os.ErrClosed)
-	}
-	return fmt.Errorf("watchedfile: %w", err)
+	return w.Write(unsafe.Slice(unsafe.StringData(s), len(s))) // write(2) only reads it
 }
 
 // Sync commits the current file's contents to stable storage (fsync), after
 // writing what is buffered (see [WithBuffer]). Records written before a
 // switch of files are in the file switched away from, which the Writer
 // closed without an fsync, like any program closing a file: the kernel
-// writes it back. With Sync, a *Writer is a zapcore.WriteSyncer as it is.
+// writes it back. On a pipe or a terminal (/dev/stdout) there is nothing to
+// commit, and Sync returns nil. With Sync, a *Writer is a
+// zapcore.WriteSyncer as it is.
 func (w *Writer) Sync() error {
 	if w.buf != nil {
 		if err := w.flush(); err != nil {
 			return err
 		}
 	}
-	for {
-		err := w.file.Load().Sync()
-		switch {
-		case err == nil:
-			return nil
-		case w.switched(err):
-			continue
-		case errors.Is(err, os.ErrClosed):
-			return fmt.Errorf("watchedfile: sync %s: %w", w.path, os.ErrClosed)
-		default:
-			return fmt.Errorf("watchedfile: %w", err)
-		}
+	w.wmu.Lock()
+	f := w.file
+	closed := w.flags.Load()&flagClosed != 0
+	w.unlock()
+	if closed {
+		return fmt.Errorf("watchedfile: sync %s: %w", w.path, os.ErrClosed)
+	}
+	// Outside wmu: an fsync takes milliseconds, and writes go on meanwhile.
+	// A switch may close f under it; os.File keeps the descriptor until
+	// Sync returns, which then fails with ErrClosed: the records are in
+	// the file switched away from.
+	err := f.Sync()
+	switch {
+	case err == nil, errors.Is(err, syscall.EINVAL), errors.Is(err, os.ErrClosed):
+		return nil // EINVAL: a pipe, socket or terminal, where fsync has nothing to do
+	default:
+		return fmt.Errorf("watchedfile: %w", err)
 	}
 }
 
@@ -205,50 +242,58 @@ func (w *Writer) Sync() error {
 // polls; that change is reported like the Writer's own, through
 // [WithErrorHandler] and [Stats.FallbackReason].
 func (w *Writer) Reopen() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed.Load() {
+	w.wmu.Lock()
+	defer w.unlock()
+	if w.flags.Load()&flagClosed != 0 {
 		return fmt.Errorf("watchedfile: reopen %s: %w", w.path, os.ErrClosed)
 	}
 	if err := w.switchFile(true); err != nil {
-		w.failedReopens++
-		w.lastErr = err
+		w.reopenFailed(err)
+		// The goroutine retries, and reports if that fails too.
+		w.sw.pending = true
+		w.pending.Store(true)
+		w.sw.backoff(time.Now(), w.sw.retry, w.cfg.retryMax)
+		w.notify()
 		return err
-	}
-	if w.watchErr != nil {
-		w.notify() // the goroutine reports it
 	}
 	return nil
 }
 
 // Close stops watching, writes what is buffered (see [WithBuffer]) and closes
-// the file; a failed flush is returned joined with any other error. Later
-// calls to Write, Sync and Reopen return an error wrapping [os.ErrClosed].
-// Close may be called more than once and concurrently with Write; calls
-// after the first return nil. When Close returns, no goroutine started for
-// this Writer is running.
+// the file, after any Write under way; a failed flush is returned joined
+// with any other error. Later calls to Write, Sync and Reopen return an
+// error wrapping [os.ErrClosed]. Close may be called more than once and
+// concurrently with Write; calls after the first return nil. When Close
+// returns, no goroutine started for this Writer is running, but for a call
+// to the [WithErrorHandler] function under way, which may call Close itself.
 func (w *Writer) Close() error {
 	first := false
 	w.closeOnce.Do(func() {
 		first = true
-		w.closed.Store(true)
 		close(w.done)
-		<-w.exited // outside mu: the goroutine may be waiting for it
+		<-w.exited // outside wmu: the goroutine may be waiting for it
 
-		w.mu.Lock()
-		defer w.mu.Unlock()
 		var errs []error
-		if w.buf != nil { // under mu: no switch closes the file under the flush
+		if w.buf != nil { // held to the end: nothing is buffered after the last flush
 			w.buf.mu.Lock()
+			defer w.buf.mu.Unlock()
 			errs = append(errs, w.flushLocked())
-			w.buf.mu.Unlock()
 		}
+		w.wmu.Lock()
+		w.flags.Or(flagClosed) // under wmu: no record is written after it
+		if err := w.file.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("watchedfile: %w", err))
+		}
+		if w.errs != nil {
+			close(w.errs) // every sender checks flagClosed under wmu
+		}
+		w.unlock() // records queued meanwhile get ErrClosed
 		if w.watcher != nil {
 			errs = append(errs, w.watcher.close())
 			w.watcher = nil
 		}
-		if err := w.file.Load().Close(); err != nil {
-			errs = append(errs, fmt.Errorf("watchedfile: %w", err))
+		if w.errs != nil && !w.inHandler.Load() {
+			<-w.reported // unless the handler is running: it may be the caller
 		}
 		w.closeErr = errors.Join(errs...)
 	})
@@ -261,11 +306,12 @@ func (w *Writer) Close() error {
 // Path returns the absolute path the Writer writes to.
 func (w *Writer) Path() string { return w.path }
 
-// Stats returns a snapshot of the Writer's counters and state.
+// Stats returns a snapshot of the Writer's counters and state. It takes no
+// lock that a write holds, so it answers even while a write(2) hangs.
 func (w *Writer) Stats() Stats {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s := Stats{
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	return Stats{
 		Backend:        w.backend,
 		FallbackReason: w.fallbackReason,
 		Records:        w.records.Load(),
@@ -273,12 +319,12 @@ func (w *Writer) Stats() Stats {
 		WriteErrors:    w.writeErrors.Load(),
 		FlushErrors:    w.flushErrors.Load(),
 		Buffered:       w.buffered(),
-		Reopens:        w.reopens,
-		FailedReopens:  w.failedReopens,
-		ReopenPending:  w.pending,
+		Reopens:        w.reopens.Load(),
+		FailedReopens:  w.failedReopens.Load(),
+		ReopenPending:  w.pending.Load(),
 		LastError:      w.lastErr,
+		DroppedErrors:  w.droppedErrors.Load(),
 	}
-	return s
 }
 
 // open opens the path for appending, creating it (and, with WithMkdirAll, its
@@ -297,53 +343,5 @@ func (w *Writer) open(create bool) (*os.File, fs.FileInfo, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	if info.IsDir() {
-		f.Close()
-		return nil, nil, &fs.PathError{Op: "open", Path: w.path, Err: errIsDir}
-	}
 	return f, info, nil
-}
-
-var errIsDir = errors.New("is a directory")
-
-// startWatching arms the watcher for f, creating one if the Writer has none:
-// at Open, and at each switch after a fallback, since what stopped inotify
-// (a limit reached, a file system without events) may not hold for the new
-// file. When no watcher can serve, the Writer polls until its next switch
-// and records why; the error returned reports a Writer that lost its watcher
-// (a change of backend worth reporting), not one that stays polling. Called
-// with mu held or before the goroutine starts.
-func (w *Writer) startWatching(f *os.File) error {
-	hadWatcher := w.watcher != nil
-	if w.watcher == nil {
-		wt, err := newWatcher(w.notify)
-		if err != nil {
-			w.fallbackReason = err.Error()
-		}
-		if wt == nil {
-			return nil // this system has no event source, or none to be had now: poll
-		}
-		w.watcher = wt
-	}
-	if err := w.watcher.watch(f, w.path); err != nil {
-		w.watcher.close()
-		w.watcher = nil
-		w.backend = BackendPolling
-		w.fallbackReason = err.Error()
-		if hadWatcher {
-			return fmt.Errorf("watchedfile: polling until the next switch: %w", err)
-		}
-		return nil
-	}
-	w.backend = BackendInotify
-	w.fallbackReason = ""
-	return nil
-}
-
-// notify wakes the goroutine; it never blocks, and wake-ups coalesce.
-func (w *Writer) notify() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
 }

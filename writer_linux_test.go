@@ -196,7 +196,9 @@ func TestWriteIsOneSyscall(t *testing.T) {
 
 	data, err := os.ReadFile(trace)
 	require.NoError(t, err)
-	recordWrite := regexp.MustCompile(`\bwrite\(\d+, "record \d+`)
+	// A record goes by write(2), or by writev(2) when it waited for the
+	// Writer's goroutine, which looks at the path now and then.
+	recordWrite := regexp.MustCompile(`\b(write\(\d+, |writev\(\d+, \[\{iov_base=)"record \d+`)
 	statCall := regexp.MustCompile(`\b(stat|lstat|fstat|newfstatat|statx|fstatfs|statfs)\(`)
 	writes, stats := 0, 0
 	for _, line := range strings.Split(string(data), "\n") {
@@ -207,8 +209,8 @@ func TestWriteIsOneSyscall(t *testing.T) {
 			stats++
 		}
 	}
-	t.Logf("%d records: %d write(2) of a record, %d stat-family calls in the whole process", records, writes, stats)
-	assert.Equal(t, records, writes, "one write(2) per record")
+	t.Logf("%d records: %d write(2) or writev(2) of a record, %d stat-family calls in the whole process", records, writes, stats)
+	assert.Equal(t, records, writes, "one system call per record")
 	assert.Less(t, stats, 100, "stats do not grow with records")
 	assert.Equal(t, records, strings.Count(readFile(t, filepath.Join(dir, "app.log")), "\n"))
 }

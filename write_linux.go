@@ -1,0 +1,86 @@
+package watchedfile
+
+import (
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// On Linux the Writer writes to the descriptor itself, under wmu, instead of
+// through os.File, whose own lock would be a second one on every write.
+// wmu also keeps the descriptor open: a switch closes a file only while
+// holding it.
+
+// iovMax is the most buffers one writev(2) takes (IOV_MAX).
+const iovMax = 1024
+
+// iovecs is the Writer's buffer of iovecs for writev(2), allocated once.
+type iovecs *[iovMax]unix.Iovec
+
+// sysfd returns the descriptor to write f with.
+func sysfd(f *os.File) int { return int(f.Fd()) }
+
+// writeFull writes p with write(2), completing a write the kernel cut short
+// (at a full disk, the next write fails and says why).
+func writeFull(_ *os.File, fd int, p []byte) (int, error) {
+	n := 0
+	for {
+		m, err := unix.Write(fd, p[n:])
+		if m > 0 {
+			n += m
+		}
+		switch {
+		case err == unix.EINTR:
+		case err != nil:
+			return n, err
+		case n == len(p):
+			return n, nil
+		}
+	}
+}
+
+// writev writes the records of ws with one writev(2), completing a write
+// the kernel cut short, and returns the bytes written.
+func (w *Writer) writev(ws []*waiter) (int, error) {
+	if w.iov == nil {
+		w.iov = new([iovMax]unix.Iovec)
+	}
+	iov := w.iov[:len(ws)]
+	total := 0
+	for i, wt := range ws {
+		iov[i] = unix.Iovec{}
+		if len(wt.p) > 0 {
+			iov[i].Base = &wt.p[0]
+			iov[i].SetLen(len(wt.p))
+		}
+		total += len(wt.p)
+	}
+	defer clear(iov) // drop the records for the garbage collector
+	n := 0
+	for n < total {
+		m, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(w.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return n, errno
+		}
+		n += int(m)
+		iov = advance(iov, int(m))
+	}
+	return n, nil
+}
+
+// advance drops the first m bytes from iov.
+func advance(iov []unix.Iovec, m int) []unix.Iovec {
+	for len(iov) > 0 && m >= int(iov[0].Len) {
+		m -= int(iov[0].Len)
+		iov = iov[1:]
+	}
+	if len(iov) > 0 && m > 0 {
+		iov[0].Base = (*byte)(unsafe.Add(unsafe.Pointer(iov[0].Base), m))
+		iov[0].SetLen(int(iov[0].Len) - m)
+	}
+	return iov
+}
