@@ -1,0 +1,5 @@
+//go:build !race
+
+package watchedfile_test
+
+const raceEnabled = false
