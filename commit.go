@@ -1,6 +1,8 @@
 package watchedfile
 
 import (
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -9,80 +11,125 @@ import (
 //
 // The goroutine that holds w.wmu writes to the file; it is the leader. A Write
 // that finds wmu taken does not wait for the lock: it queues its record and
-// sleeps. Before the leader lets go of wmu it writes everything queued
-// meanwhile with one writev(2), wakes each of those callers with its own
-// result, and hands wmu to the oldest waiter if more records came in the
-// meantime, so that no caller leads for long. A caller still returns only
-// once its own record is in the file. A goroutine alone finds wmu free and the
-// queue empty: one write(2), no wake-up, nothing allocated.
+// waits, yielding its processor a few times before it sleeps. Before the
+// leader lets go of wmu it writes everything queued meanwhile with one
+// writev(2) and gives each of those callers its own result, and again for
+// what was queued during that write, up to leadBatches times; then it hands
+// wmu to a queued caller, so that no caller leads for long. A caller still
+// returns only once its own record is in the file. A goroutine alone finds
+// wmu free and the queue empty: one write(2), no wake-up, nothing allocated.
 
 // maxBatchBytes bounds one writev(2); iovMax (per OS) bounds its records.
 const maxBatchBytes = 1 << 20
 
+// leadBatches is how many batches a leader writes for others before it hands
+// wmu to a queued caller and returns to its own: enough that the hand-over,
+// which waits for that caller to be scheduled, is rare.
+const leadBatches = 64
+
+// spins is how many times a queued caller yields its processor, checking for
+// its result, before it sleeps: a write(2) takes about a microsecond, and a
+// sleeping goroutine costs its waker a futex call to wake it.
+const spins = 50
+
+// States of a waiter.
+const (
+	queued uint32 = iota
+	asleep        // the caller sleeps on done
+	written       // n and err are set
+	leading       // the caller holds wmu, handed over: its record is still queued
+)
+
 // A waiter is one queued record and, once written, its result.
 type waiter struct {
-	p    []byte
-	n    int
-	err  error
-	lead bool          // woken holding wmu, to write the queue: the record is still in it
-	done chan struct{} // 1-buffered; signalled once per wake-up
+	p     []byte
+	n     int
+	err   error
+	next  *waiter // the one queued before it
+	state atomic.Uint32
+	done  chan struct{} // 1-buffered; a sleeping caller is woken through it
 }
 
 var waiters = sync.Pool{New: func() any { return &waiter{done: make(chan struct{}, 1)} }}
 
-// queue holds the records waiting for the leader.
+// queue holds the records waiting for the leader: a stack that callers push
+// onto without a lock, and that the holder of wmu takes whole.
 type queue struct {
-	n     atomic.Int32 // len(ws), read by the leader without mu
-	mu    sync.Mutex
-	ws    []*waiter
-	spare []*waiter // the previous batch's slice, reused
+	top   atomic.Pointer[waiter]
+	batch []*waiter // the taken records in the order they came; used under wmu
 }
 
-// take returns the queued records and empties the queue.
-func (q *queue) take() []*waiter {
-	q.mu.Lock()
-	ws := q.ws
-	q.ws = q.spare[:0]
-	q.spare = nil
-	q.n.Store(0)
-	q.mu.Unlock()
-	return ws
-}
-
-// recycle gives back the slice take returned, once its waiters are woken.
-func (q *queue) recycle(ws []*waiter) {
-	clear(ws) // drop the records for the garbage collector
-	q.mu.Lock()
-	if q.spare == nil {
-		q.spare = ws[:0]
+func (q *queue) push(wt *waiter) {
+	for {
+		old := q.top.Load()
+		wt.next = old
+		if q.top.CompareAndSwap(old, wt) {
+			return
+		}
 	}
-	q.mu.Unlock()
+}
+
+// take returns the queued records, oldest first, and empties the queue.
+// Called with wmu held.
+func (q *queue) take() []*waiter {
+	q.batch = q.batch[:0]
+	for wt := q.top.Swap(nil); wt != nil; wt = wt.next {
+		q.batch = append(q.batch, wt)
+	}
+	slices.Reverse(q.batch)
+	return q.batch
 }
 
 // follow queues p for the leader and waits until it is written.
 func (w *Writer) follow(p []byte) (int, error) {
 	wt := waiters.Get().(*waiter)
 	wt.p = p
-	q := &w.queue
-	q.mu.Lock()
-	q.ws = append(q.ws, wt)
-	q.n.Store(int32(len(q.ws)))
-	q.mu.Unlock()
+	wt.state.Store(queued)
+	w.queue.push(wt)
 	// The leader may have checked the queue and let go of wmu just before
 	// the record was queued: then wmu is free, and this caller leads.
 	if w.wmu.TryLock() {
 		w.unlock()
 	}
-	<-wt.done
-	if wt.lead { // handed wmu by the leader: write the queue, this record with it
-		wt.lead = false
+	for !wt.wait() { // handed wmu: write the queue, this record with it
 		w.unlock()
-		<-wt.done
 	}
 	n, err := wt.n, wt.err
-	wt.p, wt.err = nil, nil
+	wt.p, wt.err, wt.next = nil, nil, nil
 	waiters.Put(wt)
 	return n, err
+}
+
+// wait waits until the record is written (true) or the caller is handed
+// wmu (false).
+func (wt *waiter) wait() bool {
+	for range spins {
+		switch wt.state.Load() {
+		case written:
+			return true
+		case leading:
+			wt.state.Store(queued)
+			return false
+		}
+		runtime.Gosched()
+	}
+	if wt.state.CompareAndSwap(queued, asleep) {
+		<-wt.done
+	}
+	if wt.state.Load() == leading {
+		wt.state.Store(queued)
+		return false
+	}
+	return true
+}
+
+// wake moves the waiter to state s (written or leading), waking its caller
+// if it sleeps.
+func (wt *waiter) wake(s uint32) {
+	if !wt.state.CompareAndSwap(queued, s) {
+		wt.state.Store(s) // it went to sleep
+		wt.done <- struct{}{}
+	}
 }
 
 // unlock writes what is queued and lets go of wmu, or hands it to a queued
@@ -90,31 +137,27 @@ func (w *Writer) follow(p []byte) (int, error) {
 // record is left without a leader.
 func (w *Writer) unlock() {
 	q := &w.queue
-	for written := false; ; {
-		if q.n.Load() == 0 {
+	for wrote := 0; ; {
+		if q.top.Load() == nil {
 			w.wmu.Unlock()
 			// A caller that queued after the check and failed to take
 			// wmu before the Unlock waits for someone: lead again.
-			if q.n.Load() == 0 || !w.wmu.TryLock() {
+			if q.top.Load() == nil || !w.wmu.TryLock() {
 				return
 			}
 			continue
 		}
-		if written { // this holder has written a batch: pass the lead on
-			q.mu.Lock()
-			first := q.ws[0]
-			q.mu.Unlock()
-			first.lead = true
-			first.done <- struct{}{}
+		if wrote == leadBatches { // pass the lead on: this caller has waited long enough
+			q.top.Load().wake(leading)
 			return
 		}
 		ws := q.take()
 		w.writeBatch(ws)
-		for _, wt := range ws {
-			wt.done <- struct{}{}
+		for i, wt := range ws {
+			ws[i] = nil // the caller reuses it as soon as it is woken
+			wt.wake(written)
 		}
-		q.recycle(ws)
-		written = true
+		wrote++
 	}
 }
 
