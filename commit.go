@@ -34,10 +34,10 @@ const spins = 50
 
 // States of a waiter.
 const (
-	queued uint32 = iota
-	asleep        // the caller sleeps on done
-	written       // n and err are set
-	leading       // the caller holds wmu, handed over: its record is still queued
+	queued  uint32 = iota
+	asleep         // the caller sleeps on done
+	written        // n and err are set
+	leading        // the caller holds wmu, handed over: its record is still queued
 )
 
 // A waiter is one queued record and, once written, its result.
