@@ -57,15 +57,18 @@ type inotify struct {
 type watch struct {
 	dir  bool
 	subs map[*inotifyWatcher]string // Writer → file name, for a directory
+	path string                     // a directory's, to change its mask
+	mask uint32                     // a directory's: dirMask, and IN_ATTRIB while a Writer wants it
 }
 
 // inotifyWatcher is one Writer's use of the shared instance.
 type inotifyWatcher struct {
-	in      *inotify
-	flag    func()
-	fileWd  int32 // -1: none
-	dirWd   int32
-	dirName string
+	in         *inotify
+	flag       func()
+	fileWd     int32 // -1: none
+	dirWd      int32
+	dirName    string
+	wantAttrib bool // IN_ATTRIB on the directory: see attrib
 }
 
 func newWatcher(flag func()) (watcher, error) {
@@ -150,14 +153,19 @@ func (iw *inotifyWatcher) watch(f *os.File, path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: inotify_add_watch %s: %w", errNoEvents, path, err)
 	}
-	in.subscribe(int32(fileWd), iw, "", false)
+	in.subscribe(int32(fileWd), iw, "", "")
 
-	dirWd, err := unix.InotifyAddWatch(in.fd, filepath.Dir(path), dirMask)
+	// IN_MASK_ADD: another Writer's IN_ATTRIB on a shared watch stays.
+	dir := filepath.Dir(path)
+	dirWd, err := unix.InotifyAddWatch(in.fd, dir, dirMask|unix.IN_MASK_ADD)
 	if err != nil {
 		in.unsubscribe(int32(fileWd), iw)
-		return fmt.Errorf("%w: inotify_add_watch %s: %w", errNoEvents, filepath.Dir(path), err)
+		return fmt.Errorf("%w: inotify_add_watch %s: %w", errNoEvents, dir, err)
 	}
-	in.subscribe(int32(dirWd), iw, filepath.Base(path), true)
+	in.subscribe(int32(dirWd), iw, filepath.Base(path), dir)
+	if iw.wantAttrib {
+		in.setDirMask(int32(dirWd))
+	}
 
 	// Drop the old watches only now, so a watch shared with the new ones
 	// is not removed and added again.
@@ -184,11 +192,52 @@ func (iw *inotifyWatcher) close() error {
 	return in.release()
 }
 
-// subscribe and unsubscribe are called with in.mu held.
-func (in *inotify) subscribe(wd int32, iw *inotifyWatcher, name string, dir bool) {
+// attrib adds IN_ATTRIB to the directory watch while on, so that a file at
+// the path that the Writer cannot open yet (logrotate's, before its fchown
+// and fchmod) flags the Writer when its owner or mode changes. Only while
+// on: see dirMask.
+func (iw *inotifyWatcher) attrib(on bool) {
+	in := iw.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	iw.wantAttrib = on
+	in.setDirMask(iw.dirWd)
+}
+
+// setDirMask sets the mask of directory watch wd to what its Writers want.
+// Called with in.mu held.
+func (in *inotify) setDirMask(wd int32) {
+	w := in.watches[wd]
+	if w == nil || !w.dir {
+		return
+	}
+	mask := uint32(dirMask)
+	for iw := range w.subs {
+		if iw.wantAttrib {
+			mask |= unix.IN_ATTRIB
+		}
+	}
+	if mask == w.mask {
+		return
+	}
+	got, err := unix.InotifyAddWatch(in.fd, w.path, mask)
+	switch {
+	case err != nil: // the directory is gone: its watch goes with it
+	case int32(got) != wd: // the path names another directory now
+		if in.watches[int32(got)] == nil {
+			unix.InotifyRmWatch(in.fd, uint32(got))
+		}
+	default:
+		w.mask = mask
+	}
+}
+
+// subscribe and unsubscribe are called with in.mu held. dir is the path of
+// a directory watch, empty for a file's.
+func (in *inotify) subscribe(wd int32, iw *inotifyWatcher, name string, dir string) {
 	w := in.watches[wd]
 	if w == nil {
-		w = &watch{dir: dir, subs: make(map[*inotifyWatcher]string)}
+		w = &watch{dir: dir != "", path: dir, mask: dirMask, subs: make(map[*inotifyWatcher]string)}
 		in.watches[wd] = w
 	}
 	w.subs[iw] = name
@@ -203,6 +252,10 @@ func (in *inotify) unsubscribe(wd int32, iw *inotifyWatcher) {
 	if len(w.subs) == 0 {
 		delete(in.watches, wd)
 		unix.InotifyRmWatch(in.fd, uint32(wd)) // EINVAL if already gone: nothing to do
+		return
+	}
+	if iw.wantAttrib {
+		in.setDirMask(wd)
 	}
 }
 

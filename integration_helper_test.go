@@ -200,14 +200,15 @@ func integWriterMain() int {
 
 	perWriter := integEnvInt("INTEG_GOROUTINES", 4)
 	pace := integEnvDur("INTEG_PACE", time.Millisecond)
-	n := len(writers) * perWriter
+	base := integEnvInt("INTEG_ID_BASE", 0) // other writer processes use the ids below
+	n := base + len(writers)*perWriter
 	attempted := make([]int, n)
 	failed := make([][]int, n)
 	partial := make([][]int, n)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for id := range n {
-		w := writers[id/perWriter]
+	for id := base; id < n; id++ {
+		w := writers[(id-base)/perWriter]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -28,6 +28,10 @@ type watcher interface {
 	// directory, and stops watching what it watched before for this
 	// Writer. An error means it cannot serve this file: the Writer polls.
 	watch(f *os.File, path string) error
+	// attrib asks, while on, to hear also of attribute changes of files
+	// in the directory: a file the Writer cannot open yet may become
+	// openable by its chown or chmod alone.
+	attrib(on bool)
 	// err reports why the watcher can no longer tell of changes, or nil.
 	err() error
 	// close stops watching and releases what the watcher holds.
@@ -88,6 +92,10 @@ func (w *Writer) run() {
 		w.wmu.Lock()
 		if w.flags.Load()&flagEvent != 0 || !now.Before(w.sw.next) {
 			w.check(now)
+		}
+		if w.attribOn && !w.sw.pending {
+			w.watcher.attrib(false)
+			w.attribOn = false
 		}
 		f, rewatch, next := w.file, w.sw.rewatch, w.sw.next.Sub(now)
 		w.sw.rewatch = false
@@ -159,6 +167,13 @@ func (w *Writer) check(now time.Time) {
 	if !s.pending {
 		s.pending = true
 		w.pending.Store(true)
+	}
+	if !deleted && w.watcher != nil && !w.attribOn {
+		// Until the switch, hear of owner and mode changes in the
+		// directory too: logrotate's new file cannot be opened by
+		// another user until its fchown, which only IN_ATTRIB tells.
+		w.watcher.attrib(true)
+		w.attribOn = true
 	}
 	wait := s.retry
 	switch {
@@ -256,7 +271,7 @@ func (w *Writer) startWatching(f *os.File) {
 			w.setBackend(BackendPolling, err)
 			return
 		}
-		w.watcher = wt
+		w.setWatcher(wt)
 	}
 	err := w.watcher.watch(f, w.path)
 	switch {
@@ -268,15 +283,22 @@ func (w *Writer) startWatching(f *os.File) {
 		w.lostWatcher(fmt.Errorf("watchedfile: polling until the next switch: %w", err))
 	default:
 		w.watcher.close()
-		w.watcher = nil
+		w.setWatcher(nil)
 		w.setBackend(BackendPolling, err)
 	}
+}
+
+// setWatcher replaces the watcher, under wmu: a Write's check uses it.
+func (w *Writer) setWatcher(wt watcher) {
+	w.wmu.Lock()
+	w.watcher, w.attribOn = wt, false
+	w.unlock()
 }
 
 // lostWatcher makes a Writer that had a watcher poll, and reports why.
 func (w *Writer) lostWatcher(err error) {
 	w.watcher.close()
-	w.watcher = nil
+	w.setWatcher(nil)
 	w.setBackend(BackendPolling, err)
 	w.rmu.Lock()
 	w.lastErr = err

@@ -49,7 +49,8 @@ type Writer struct {
 
 	sw switchState // guarded by wmu; see switch.go
 
-	watcher watcher // nil when polling; used by the goroutine only (and Open, Close)
+	watcher  watcher // nil when polling; replaced by the goroutine only, under wmu
+	attribOn bool    // watcher.attrib is on; guarded by wmu
 
 	rmu            sync.Mutex // guards what follows: what Stats reports
 	backend        Backend
@@ -287,11 +288,11 @@ func (w *Writer) Close() error {
 		if w.errs != nil {
 			close(w.errs) // every sender checks flagClosed under wmu
 		}
-		w.unlock() // records queued meanwhile get ErrClosed
 		if w.watcher != nil {
 			errs = append(errs, w.watcher.close())
 			w.watcher = nil
 		}
+		w.unlock() // records queued meanwhile get ErrClosed
 		if w.errs != nil && !w.inHandler.Load() {
 			<-w.reported // unless the handler is running: it may be the caller
 		}
