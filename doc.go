@@ -4,9 +4,8 @@
 // is renamed (logrotate's create mode), deleted, replaced, or the path comes
 // to name another file in any other way, the Writer notices it in the
 // background and switches to the file now at the path, creating it when
-// nobody else does. A write is a single write(2) on a file opened with
-// O_APPEND, so copytruncate leaves no holes, concurrent records never mix,
-// and no record pays for a stat of the path.
+// nobody else does. The file is opened with O_APPEND, so copytruncate leaves
+// no holes, and no record pays for a stat of the path.
 //
 // A reopen that fails (permission denied while logrotate is still fixing the
 // new file's owner, a missing directory, too many open files) never leaves
@@ -14,16 +13,31 @@
 // with a short backoff, and reports each failure to the function set with
 // [WithErrorHandler] and in [Writer.Stats].
 //
+// # Writing
+//
+// A Write is one record: its bytes go whole to one file, unmixed with other
+// records. A goroutine writing alone makes one write(2) per record, and
+// allocates nothing. When several goroutines write at once, the records that
+// arrive while one write(2) is under way go together in the next writev(2)
+// (group commit); each Write still returns only once its own record is in
+// the file, so a nil error means what it means without it.
+//
 // # Linux
 //
 // One inotify instance per process, shared by every Writer, watches each
 // open file (IN_MOVE_SELF, IN_DELETE_SELF, IN_ATTRIB for unlink and rename
 // over it) and its directory (entries created, deleted or moved under the
-// file's name, the directory itself moved or deleted). An event wakes the
-// Writer's goroutine, which checks the file with fstat and the path with
-// stat and reopens within milliseconds. A slower check of the path, once
-// per [WithCheckInterval] (1s), catches what inotify cannot see: a
-// grandparent directory renamed, or a change made by another NFS client.
+// file's name, the directory itself moved or deleted). The goroutine that
+// reads the events sets a flag on the Writer as it reads one, and the next
+// Write, finding it set, looks at the path (fstat, stat) and switches files
+// before it writes its record. Without events, Write checks only that flag.
+// The Writer's own goroutine switches a Writer that writes nothing, retries
+// a failed reopen, waits out [WithCreateDelay], and once per
+// [WithCheckInterval] (1s) stats the path to catch what inotify cannot see:
+// a grandparent directory renamed, or a change made by another NFS client.
+// While the path names a file the Writer has not switched to yet, the
+// directory watch also hears of attribute changes (IN_ATTRIB), so that the
+// chown that makes logrotate's new file openable flags the Writer at once.
 // When inotify cannot be had (the per-user instance or watch limit is
 // reached) or the file lives on a file system that does not deliver events
 // (NFS, CIFS, FUSE and the like), the Writer polls instead and
@@ -46,7 +60,8 @@
 //
 // Writes are unbuffered: a nil error from Write means the record is in the
 // file. [WithBuffer] trades that for fewer, larger writes: records wait in a
-// bounded buffer and go to the file that is current when they are flushed.
+// bounded buffer and go to the file that is current when they are flushed,
+// so a buffered record written before a rotation may land in the new file.
 //
 // # File creation
 //
