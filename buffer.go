@@ -48,7 +48,8 @@ func (w *Writer) writeBuffered(p []byte) (int, error) {
 	}
 	b.b = append(b.b, p...)
 	b.n.Store(int64(len(b.b)))
-	w.count(1, len(p), 0)
+	w.records.Add(1)
+	w.bytes.Add(uint64(len(p)))
 	return len(p), nil
 }
 

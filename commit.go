@@ -170,6 +170,7 @@ func (w *Writer) writeBatch(ws []*waiter) {
 		for _, wt := range ws {
 			wt.n, wt.err = 0, err
 		}
+		w.tally.count(0, 0, len(ws))
 		return
 	}
 	for len(ws) > 0 {
@@ -196,6 +197,6 @@ func (w *Writer) writeBatch(ws []*waiter) {
 			}
 			n -= len(wt.p)
 		}
-		w.count(ok, okBytes, len(chunk)-ok)
+		w.tally.count(ok, okBytes, len(chunk)-ok)
 	}
 }

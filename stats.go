@@ -1,6 +1,9 @@
 package watchedfile
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Backend names how a Writer notices rotations.
 type Backend string
@@ -51,7 +54,7 @@ type Stats struct {
 
 // counters are what Stats reads without a lock.
 type counters struct {
-	records       atomic.Uint64
+	records       atomic.Uint64 // buffered Writes (see tally for the others)
 	bytes         atomic.Uint64
 	writeErrors   atomic.Uint64
 	flushErrors   atomic.Uint64
@@ -61,14 +64,63 @@ type counters struct {
 	pending       atomic.Bool
 }
 
-// count adds the records and bytes written and the failed writes: once per
-// write(2), whatever the number of records it carried.
-func (c *counters) count(records, bytes, failed int) {
-	if records > 0 {
-		c.records.Add(uint64(records))
-		c.bytes.Add(uint64(bytes))
+// tally counts what the file's writes did. Atomic counters cost a Write
+// twice what the rest of the Writer does, so these are plain fields, kept
+// by whoever holds wmu, and published for Stats when it asks (flagStats).
+type tally struct {
+	records, bytes, failed uint64
+
+	seq                             atomic.Uint64 // publications so far
+	pubRecords, pubBytes, pubFailed atomic.Uint64
+}
+
+// count adds what one write(2) did: the records it wrote, whatever their
+// number, and the Writes it failed. Called with wmu held.
+func (t *tally) count(records, bytes, failed int) {
+	t.records += uint64(records)
+	t.bytes += uint64(bytes)
+	t.failed += uint64(failed)
+}
+
+// publish makes the counts visible to Stats. Called with wmu held.
+func (t *tally) publish() {
+	t.pubRecords.Store(t.records)
+	t.pubBytes.Store(t.bytes)
+	t.pubFailed.Store(t.failed)
+	t.seq.Add(1)
+}
+
+// statsWait bounds how long Stats waits for a write under way to publish
+// the counts; past it, Stats answers with the last ones published.
+const statsWait = 20 * time.Millisecond
+
+// tallied returns the counts of the file's writes: at once if wmu is free,
+// else as published by its holder, who finds flagStats set before its next
+// write. A holder that hangs in write(2) does not hold Stats up for long.
+func (w *Writer) tallied() (records, bytes, failed uint64) {
+	t := &w.tally
+	if w.lockOrPublished() {
+		t.publish()
+		w.unlock()
 	}
-	if failed > 0 {
-		c.writeErrors.Add(uint64(failed))
+	return t.pubRecords.Load(), t.pubBytes.Load(), t.pubFailed.Load()
+}
+
+// lockOrPublished takes wmu (true) unless its holder publishes the counts
+// first or statsWait runs out (false).
+func (w *Writer) lockOrPublished() bool {
+	if w.wmu.TryLock() {
+		return true
 	}
+	seq := w.tally.seq.Load()
+	w.flags.Or(flagStats)
+	for deadline := time.Now().Add(statsWait); time.Now().Before(deadline); time.Sleep(20 * time.Microsecond) {
+		if w.wmu.TryLock() {
+			return true
+		}
+		if w.tally.seq.Load() != seq {
+			return false
+		}
+	}
+	return false
 }

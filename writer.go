@@ -45,6 +45,7 @@ type Writer struct {
 	fd    int // file's descriptor, for direct writes (see sysfd)
 	iov   iovecs
 	queue queue
+	tally tally
 	counters
 
 	sw switchState // guarded by wmu; see switch.go
@@ -73,6 +74,7 @@ type Writer struct {
 const (
 	flagEvent  = 1 << iota // the watcher saw a change: look before writing
 	flagClosed             // Close has begun
+	flagStats              // Stats waits for the counts: publish them
 )
 
 var (
@@ -160,14 +162,15 @@ func (w *Writer) Write(p []byte) (int, error) {
 // writeLocked writes p to the current file as one record. Called with wmu held.
 func (w *Writer) writeLocked(p []byte) (int, error) {
 	if err := w.beforeWrite(); err != nil {
+		w.tally.count(0, 0, 1)
 		return 0, err
 	}
 	n, err := writeFull(w.file, w.fd, p)
 	if err != nil {
-		w.count(0, 0, 1)
+		w.tally.count(0, 0, 1)
 		return n, w.writeError(err)
 	}
-	w.count(1, n, 0)
+	w.tally.count(1, n, 0)
 	return n, nil
 }
 
@@ -180,6 +183,10 @@ func (w *Writer) beforeWrite() error {
 	}
 	if f&flagClosed != 0 {
 		return fmt.Errorf("watchedfile: write %s: %w", w.path, os.ErrClosed)
+	}
+	if f&flagStats != 0 {
+		w.flags.And(^uint32(flagStats))
+		w.tally.publish()
 	}
 	w.checkNow()
 	return nil
@@ -307,17 +314,19 @@ func (w *Writer) Close() error {
 // Path returns the absolute path the Writer writes to.
 func (w *Writer) Path() string { return w.path }
 
-// Stats returns a snapshot of the Writer's counters and state. It takes no
-// lock that a write holds, so it answers even while a write(2) hangs.
+// Stats returns a snapshot of the Writer's counters and state. While a
+// write(2) hangs (a FIFO nobody reads), it waits for it at most 20ms, and
+// then answers with the counts as of the last time it could read them.
 func (w *Writer) Stats() Stats {
+	records, bytes, failed := w.tallied()
 	w.rmu.Lock()
 	defer w.rmu.Unlock()
 	return Stats{
 		Backend:        w.backend,
 		FallbackReason: w.fallbackReason,
-		Records:        w.records.Load(),
-		Bytes:          w.bytes.Load(),
-		WriteErrors:    w.writeErrors.Load(),
+		Records:        records + w.records.Load(),
+		Bytes:          bytes + w.bytes.Load(),
+		WriteErrors:    failed + w.writeErrors.Load(),
 		FlushErrors:    w.flushErrors.Load(),
 		Buffered:       w.buffered(),
 		Reopens:        w.reopens.Load(),
