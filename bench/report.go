@@ -74,7 +74,13 @@ type summary struct {
 	RatioToRaw float64 `json:"ratio_to_raw"` // median of the per-round ratios
 	CPUNsRec   float64 `json:"cpu_ns_per_record"`
 	AllocsRec  float64 `json:"allocs_per_record"` // -1: not known
-	Error      string  `json:"error,omitempty"`
+	// WriteCallsRec is write, writev and pwrite calls per record.
+	WriteCallsRec float64 `json:"write_calls_per_record"` // -1: not known
+	// LatP50Ns and LatP99Ns are the medians over rounds of each round's
+	// quantiles of one Write's duration.
+	LatP50Ns float64 `json:"latency_p50_ns"`
+	LatP99Ns float64 `json:"latency_p99_ns"`
+	Error    string  `json:"error,omitempty"`
 }
 
 func median(xs []float64) float64 {
@@ -106,7 +112,7 @@ func summarize(cells []cell, ss []strategy, cfg config) []summary {
 		for _, g := range cfg.Goroutines {
 			for _, s := range ss {
 				sm := summary{Strategy: s.name, Size: size, Goroutines: g, AllocsRec: -1}
-				var ns, rps, ratio, cpu, allocs []float64
+				var ns, rps, ratio, cpu, allocs, calls, p50, p99 []float64
 				for _, c := range cells {
 					if c.Strategy != s.name || c.Size != size || c.Goroutines != g {
 						continue
@@ -122,6 +128,12 @@ func summarize(cells []cell, ss []strategy, cfg config) []summary {
 					if c.Mallocs >= 0 {
 						allocs = append(allocs, float64(c.Mallocs)/r)
 					}
+					if c.WriteCalls >= 0 {
+						calls = append(calls, float64(c.WriteCalls)/r)
+					}
+					if c.LatP50Ns >= 0 && c.LatP99Ns >= 0 {
+						p50, p99 = append(p50, c.LatP50Ns), append(p99, c.LatP99Ns)
+					}
 					if raw, ok := nsPer[key{"raw", size, g, c.Round}]; ok {
 						ratio = append(ratio, float64(c.ElapsedNs)/r/raw)
 					}
@@ -132,7 +144,9 @@ func summarize(cells []cell, ss []strategy, cfg config) []summary {
 				if len(allocs) > 0 {
 					sm.AllocsRec = median(allocs)
 				}
-				for _, p := range []*float64{&sm.NsPerRec, &sm.RecPerSec, &sm.CPUNsRec, &sm.RatioToRaw} {
+				sm.WriteCallsRec, sm.LatP50Ns, sm.LatP99Ns = median(calls), median(p50), median(p99)
+				for _, p := range []*float64{&sm.NsPerRec, &sm.RecPerSec, &sm.CPUNsRec, &sm.RatioToRaw,
+					&sm.WriteCallsRec, &sm.LatP50Ns, &sm.LatP99Ns} {
 					if math.IsNaN(*p) { // JSON has no NaN: -1 is "not measured"
 						*p = -1
 					}
@@ -174,21 +188,23 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 	writeRatioTable(bw, res, cfg)
 	for _, size := range cfg.Sizes {
 		fmt.Fprintf(bw, "#### Cost per record, %d-byte records\n\n", size)
-		fmt.Fprintln(bw, "| strategy | goroutines | ns/record | records/s | × raw | CPU ns/record | allocs/record |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(bw, "| strategy | goroutines | ns/record | records/s | × raw | CPU ns/record | allocs/record | write calls/record |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|")
 		for _, s := range res.Summary {
 			if s.Size != size {
 				continue
 			}
 			if s.Rounds == 0 {
-				fmt.Fprintf(bw, "| %s | %d | failed: %s | | | | |\n", s.Strategy, s.Goroutines, oneLine(s.Error))
+				fmt.Fprintf(bw, "| %s | %d | failed: %s | | | | | |\n", s.Strategy, s.Goroutines, oneLine(s.Error))
 				continue
 			}
-			fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s |\n", s.Strategy, s.Goroutines,
-				num(s.NsPerRec, 0), num(s.RecPerSec, 0), num(s.RatioToRaw, 2), num(s.CPUNsRec, 0), num(s.AllocsRec, 2))
+			fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", s.Strategy, s.Goroutines,
+				num(s.NsPerRec, 0), num(s.RecPerSec, 0), num(s.RatioToRaw, 2), num(s.CPUNsRec, 0), num(s.AllocsRec, 2),
+				num(s.WriteCallsRec, 3))
 		}
 		fmt.Fprintln(bw)
 	}
+	writeLatencyTable(bw, res, cfg)
 
 	if len(res.Syscalls) > 0 {
 		method := res.Syscalls[0].Method
@@ -279,6 +295,61 @@ func writeRatioTable(bw *bufio.Writer, res *results, cfg config) {
 		fmt.Fprintln(bw)
 	}
 	fmt.Fprintln(bw)
+}
+
+// writeLatencyTable shows how long one Write took, p50 and p99, for each
+// strategy, size and concurrency.
+func writeLatencyTable(bw *bufio.Writer, res *results, cfg config) {
+	fmt.Fprintf(bw, "#### Time one Write takes, p50 / p99 (every %dth Write of each goroutine timed; medians over rounds)\n\n", latencyEvery)
+	fmt.Fprint(bw, "| strategy |")
+	for _, size := range cfg.Sizes {
+		for _, g := range cfg.Goroutines {
+			fmt.Fprintf(bw, " %d B, %d gor. |", size, g)
+		}
+	}
+	fmt.Fprint(bw, "\n|---|")
+	for range len(cfg.Sizes) * len(cfg.Goroutines) {
+		fmt.Fprint(bw, "---:|")
+	}
+	fmt.Fprintln(bw)
+	for _, st := range res.Strategy {
+		fmt.Fprintf(bw, "| %s |", st.Name)
+		for _, size := range cfg.Sizes {
+			for _, g := range cfg.Goroutines {
+				cellText := " – |"
+				for _, s := range res.Summary {
+					if s.Strategy == st.Name && s.Size == size && s.Goroutines == g && s.Rounds > 0 && s.LatP50Ns >= 0 {
+						cellText = fmt.Sprintf(" %s / %s |", nanos(s.LatP50Ns), nanos(s.LatP99Ns))
+					}
+				}
+				fmt.Fprint(bw, cellText)
+			}
+		}
+		fmt.Fprintln(bw)
+	}
+	fmt.Fprintln(bw)
+}
+
+// nanos formats a duration in nanoseconds with two or three significant
+// digits: 850ns, 1.2µs, 45µs, 3.1ms.
+func nanos(ns float64) string {
+	if math.IsNaN(ns) || ns < 0 {
+		return "–"
+	}
+	d := time.Duration(ns)
+	switch {
+	case d < time.Microsecond:
+		return d.Round(time.Nanosecond).String()
+	case d < 10*time.Microsecond:
+		return d.Round(100 * time.Nanosecond).String()
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < 10*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
 }
 
 func oneLine(s string) string {
