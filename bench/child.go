@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -142,7 +143,8 @@ func rotationChild(a childArgs, stdin io.Reader, stdout io.Writer) error {
 				seq := rep.Attempted
 				rep.Attempted++
 				mu.Unlock()
-				buf = appendRecord(buf[:0], seq, monotonic(), a.Size)
+				buf = appendRecord(buf[:0], seq, 0, a.Size)
+				stampTime(buf, monotonic()) // the moment the Write starts
 				_, err := w.Write(buf)
 				mu.Lock()
 				if err != nil {
@@ -168,11 +170,30 @@ func rotationChild(a childArgs, stdin io.Reader, stdout io.Writer) error {
 	return json.NewEncoder(stdout).Encode(rep)
 }
 
-// appendRecord appends "seq=NNNNNNNNN t=T xxx…\n", padded to size bytes.
+// appendRecord appends "seq=NNNNNNNNN t=TTTTTTTTTTTTTTTTTTT xxx…\n",
+// padded to size bytes, t zero-padded to tDigits so that stampTime can
+// rewrite it in place.
 func appendRecord(b []byte, seq uint64, t int64, size int) []byte {
-	b = fmt.Appendf(b, "seq=%09d t=%d ", seq, t)
-	for len(b) < size-1 {
+	start := len(b)
+	b = fmt.Appendf(b, "seq=%09d t=%0*d ", seq, tDigits, t)
+	for len(b)-start < size-1 {
 		b = append(b, 'x')
 	}
 	return append(b, '\n')
+}
+
+// tDigits is the width of a record's time: an int64 of nanoseconds.
+const tDigits = 19
+
+// stampTime rewrites the time of a record made by appendRecord, so that the
+// time is read after the record is formatted, just before it is written.
+func stampTime(rec []byte, t int64) {
+	i := bytes.Index(rec, []byte(" t="))
+	if i < 0 || i+3+tDigits > len(rec) || t < 0 {
+		return
+	}
+	for j := i + 3 + tDigits - 1; j >= i+3; j-- {
+		rec[j] = '0' + byte(t%10)
+		t /= 10
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -158,6 +159,18 @@ func summarize(cells []cell, ss []strategy, cfg config) []summary {
 	return out
 }
 
+// minMedMax formats counts as "min / median / max".
+func minMedMax(xs []uint64) string {
+	if len(xs) == 0 {
+		return "–"
+	}
+	fs := make([]float64, len(xs))
+	for i, x := range xs {
+		fs[i] = float64(x)
+	}
+	return fmt.Sprintf("%d / %s / %d", slices.Min(xs), strconv.FormatFloat(median(fs), 'f', -1, 64), slices.Max(xs))
+}
+
 // num formats a figure, with a dash for what was not measured.
 func num(x float64, prec int) string {
 	if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
@@ -229,13 +242,14 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 
 	if len(res.Rotation) > 0 {
 		rc := cfg.RotCfg
-		fmt.Fprintf(bw, "#### Under rotation (%v: a rename every %v, one rm, one new file unopenable for %v; %d goroutines, a record every %v each)\n\n",
-			rc.Duration, rc.Interval, rc.Hold, rc.Goroutines, rc.Pace)
-		fmt.Fprintln(bw, "| strategy | records | failed writes | lost | of which to the deleted file | misdirected | median delay of misdirected | duplicates | stuck at end |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintf(bw, "#### Under rotation (%v: a rename every %v, %d rm, one new file unopenable for %v; %d goroutines, a record every %v each)\n\n",
+			rc.Duration, rc.Interval, rc.Rms, rc.Hold, rc.Goroutines, rc.Pace)
+		fmt.Fprintln(bw, "| strategy | records | failed writes | lost | of which to deleted files | lost per rm, min / median / max |"+
+			" misdirected | started after the rename | of which while unopenable | delay after the rename, median / p99 | duplicates | stuck at end |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, r := range res.Rotation {
 			if r.Attempted == 0 && r.Skipped != "" {
-				fmt.Fprintf(bw, "| %s | skipped: %s | | | | | | | |\n", r.Strategy, oneLine(r.Skipped))
+				fmt.Fprintf(bw, "| %s | skipped: %s | | | | | | | | | | |\n", r.Strategy, oneLine(r.Skipped))
 				continue
 			}
 			stuck := "no"
@@ -243,11 +257,12 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 				stuck = "**yes**"
 			}
 			delay := "–"
-			if r.Misdirected > 0 {
-				delay = time.Duration(r.MisdirectedDelayNs).Round(10 * time.Microsecond).String()
+			if r.StartedAfter > r.WhileLocked {
+				delay = nanos(float64(r.MisdirectedDelayNs)) + " / " + nanos(float64(r.MisdirectedDelayP99Ns))
 			}
-			fmt.Fprintf(bw, "| %s | %d | %d | %d | %d | %d | %s | %d | %s |\n", r.Strategy, r.Attempted, r.Failed,
-				r.Lost, r.ToDeleted, r.Misdirected, delay, r.Duplicates+r.Garbled, stuck)
+			fmt.Fprintf(bw, "| %s | %d | %d | %d | %d | %s | %d | %d | %d | %s | %d | %s |\n", r.Strategy, r.Attempted, r.Failed,
+				r.Lost, r.ToDeleted, minMedMax(r.LostPerRm), r.Misdirected, r.StartedAfter, r.WhileLocked, delay,
+				r.Duplicates+r.Garbled, stuck)
 		}
 		fmt.Fprintln(bw)
 	}
