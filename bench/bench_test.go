@@ -53,7 +53,7 @@ func TestRunTiny(t *testing.T) {
 		"| raw | 1 |", "| watchedfile | 2 |", "| statperwrite | 1 |",
 		"#### Syscalls per record",
 		"#### Time one Write takes, p50 / p99",
-		"| write calls/record |",
+		"#### Write calls per record",
 		"#### Under rotation",
 		"| started after the rename |", "lost per rm, min / median / max",
 		"| python2port |",

@@ -201,19 +201,18 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 	writeRatioTable(bw, res, cfg)
 	for _, size := range cfg.Sizes {
 		fmt.Fprintf(bw, "#### Cost per record, %d-byte records\n\n", size)
-		fmt.Fprintln(bw, "| strategy | goroutines | ns/record | records/s | × raw | CPU ns/record | allocs/record | write calls/record |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(bw, "| strategy | goroutines | ns/record | records/s | × raw | CPU ns/record | allocs/record |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|")
 		for _, s := range res.Summary {
 			if s.Size != size {
 				continue
 			}
 			if s.Rounds == 0 {
-				fmt.Fprintf(bw, "| %s | %d | failed: %s | | | | | |\n", s.Strategy, s.Goroutines, oneLine(s.Error))
+				fmt.Fprintf(bw, "| %s | %d | failed: %s | | | | |\n", s.Strategy, s.Goroutines, oneLine(s.Error))
 				continue
 			}
-			fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", s.Strategy, s.Goroutines,
-				num(s.NsPerRec, 0), num(s.RecPerSec, 0), num(s.RatioToRaw, 2), num(s.CPUNsRec, 0), num(s.AllocsRec, 2),
-				num(s.WriteCallsRec, 3))
+			fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s |\n", s.Strategy, s.Goroutines,
+				num(s.NsPerRec, 0), num(s.RecPerSec, 0), num(s.RatioToRaw, 2), num(s.CPUNsRec, 0), num(s.AllocsRec, 2))
 		}
 		fmt.Fprintln(bw)
 	}
@@ -239,6 +238,7 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 		}
 		fmt.Fprintln(bw)
 	}
+	writeCallsTable(bw, res, cfg)
 
 	if len(res.Rotation) > 0 {
 		rc := cfg.RotCfg
@@ -281,41 +281,33 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 // writeRatioTable is the headline: each strategy's median ratio to raw, and
 // its median ns per record, for every size and concurrency.
 func writeRatioTable(bw *bufio.Writer, res *results, cfg config) {
-	fmt.Fprintln(bw, "#### Time per record as a multiple of `raw` (median ns per record in brackets)")
-	fmt.Fprintln(bw)
-	fmt.Fprint(bw, "| strategy |")
-	for _, size := range cfg.Sizes {
-		for _, g := range cfg.Goroutines {
-			fmt.Fprintf(bw, " %d B, %d gor. |", size, g)
-		}
-	}
-	fmt.Fprint(bw, "\n|---|")
-	for range len(cfg.Sizes) * len(cfg.Goroutines) {
-		fmt.Fprint(bw, "---:|")
-	}
-	fmt.Fprintln(bw)
-	for _, st := range res.Strategy {
-		fmt.Fprintf(bw, "| %s |", st.Name)
-		for _, size := range cfg.Sizes {
-			for _, g := range cfg.Goroutines {
-				cellText := " – |"
-				for _, s := range res.Summary {
-					if s.Strategy == st.Name && s.Size == size && s.Goroutines == g && s.Rounds > 0 {
-						cellText = fmt.Sprintf(" %s (%s) |", num(s.RatioToRaw, 2), num(s.NsPerRec, 0))
-					}
-				}
-				fmt.Fprint(bw, cellText)
-			}
-		}
-		fmt.Fprintln(bw)
-	}
-	fmt.Fprintln(bw)
+	writeGrid(bw, "Time per record as a multiple of `raw` (median ns per record in brackets)", res, cfg,
+		func(s summary) string { return fmt.Sprintf("%s (%s)", num(s.RatioToRaw, 2), num(s.NsPerRec, 0)) })
 }
 
 // writeLatencyTable shows how long one Write took, p50 and p99, for each
 // strategy, size and concurrency.
 func writeLatencyTable(bw *bufio.Writer, res *results, cfg config) {
-	fmt.Fprintf(bw, "#### Time one Write takes, p50 / p99 (every %dth Write of each goroutine timed; medians over rounds)\n\n", latencyEvery)
+	title := fmt.Sprintf("Time one Write takes, p50 / p99 (every %dth Write of each goroutine timed; medians over rounds)", latencyEvery)
+	writeGrid(bw, title, res, cfg, func(s summary) string {
+		if s.LatP50Ns < 0 {
+			return "–"
+		}
+		return nanos(s.LatP50Ns) + " / " + nanos(s.LatP99Ns)
+	})
+}
+
+// writeCallsTable shows how many write calls carried a record: below 1,
+// concurrent Writes shared them.
+func writeCallsTable(bw *bufio.Writer, res *results, cfg config) {
+	writeGrid(bw, "Write calls per record (write, writev and pwrite: /proc/self/io syscw over each cell of the cost table, Close included; medians)", res, cfg,
+		func(s summary) string { return num(s.WriteCallsRec, 3) })
+}
+
+// writeGrid writes a table with a row per strategy and a column per size
+// and concurrency, each cell what text says of that summary.
+func writeGrid(bw *bufio.Writer, title string, res *results, cfg config, text func(summary) string) {
+	fmt.Fprintf(bw, "#### %s\n\n", title)
 	fmt.Fprint(bw, "| strategy |")
 	for _, size := range cfg.Sizes {
 		for _, g := range cfg.Goroutines {
@@ -331,13 +323,13 @@ func writeLatencyTable(bw *bufio.Writer, res *results, cfg config) {
 		fmt.Fprintf(bw, "| %s |", st.Name)
 		for _, size := range cfg.Sizes {
 			for _, g := range cfg.Goroutines {
-				cellText := " – |"
+				cellText := "–"
 				for _, s := range res.Summary {
-					if s.Strategy == st.Name && s.Size == size && s.Goroutines == g && s.Rounds > 0 && s.LatP50Ns >= 0 {
-						cellText = fmt.Sprintf(" %s / %s |", nanos(s.LatP50Ns), nanos(s.LatP99Ns))
+					if s.Strategy == st.Name && s.Size == size && s.Goroutines == g && s.Rounds > 0 {
+						cellText = text(s)
 					}
 				}
-				fmt.Fprint(bw, cellText)
+				fmt.Fprintf(bw, " %s |", cellText)
 			}
 		}
 		fmt.Fprintln(bw)
