@@ -96,6 +96,14 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("raw made %v write calls per record, %d goroutines", s.WriteCallsRec, s.Goroutines)
 		}
 	}
+	for _, c := range res.Syscalls {
+		if c.Strategy != "raw" || c.Method != "strace" {
+			continue
+		}
+		if len(c.Concurrent) != 1 || c.Concurrent[0].Goroutines != 2 || c.Concurrent[0].Write < 0.99 || c.Concurrent[0].Write > 1.01 {
+			t.Errorf("raw's write calls from 2 goroutines under strace: %+v", c.Concurrent)
+		}
+	}
 	rot := map[string]rotationResult{}
 	for _, r := range res.Rotation {
 		rot[r.Strategy] = r

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +30,7 @@ type childArgs struct {
 	Path       string `json:"path"`
 	Size       int    `json:"size"`
 	Records    int    `json:"records,omitempty"`    // count
-	Goroutines int    `json:"goroutines,omitempty"` // rotation
+	Goroutines int    `json:"goroutines,omitempty"` // count, rotation
 	PaceNs     int64  `json:"pace_ns,omitempty"`    // rotation
 }
 
@@ -80,7 +81,8 @@ func strategyByName(name string) (strategy, error) {
 	return ss[0], nil
 }
 
-// countChild writes a.Records records with one goroutine, for strace.
+// countChild writes a.Records records, shared among a.Goroutines goroutines
+// (one if unset), for strace.
 func countChild(a childArgs) error {
 	s, err := strategyByName(a.Strategy)
 	if err != nil {
@@ -91,12 +93,30 @@ func countChild(a childArgs) error {
 		return fmt.Errorf("open: %w", err)
 	}
 	rec := record(a.Size)
-	for range a.Records {
-		if _, err := w.Write(rec); err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
+	g := max(a.Goroutines, 1)
+	errs := make([]error, g)
+	var wg sync.WaitGroup
+	for i := range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range a.Records/g + btoi(i < a.Records%g) {
+				if _, err := w.Write(rec); err != nil {
+					errs[i] = fmt.Errorf("write: %w", err)
+					return
+				}
+			}
+		}()
 	}
-	return w.Close()
+	wg.Wait()
+	return errors.Join(append(errs, w.Close())...)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // monotonic is CLOCK_MONOTONIC in nanoseconds, the clock Python's

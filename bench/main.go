@@ -216,10 +216,16 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		if strace == "" {
 			res.Notes = append(res.Notes, "strace is not installed: syscalls counted from /proc/self/io syscw, write calls only")
 		}
+		var concurrent []int // the goroutine counts above one
+		for _, g := range cfg.Goroutines {
+			if g > 1 {
+				concurrent = append(concurrent, g)
+			}
+		}
 		for i, s := range ss {
 			prog.step(i+1, len(ss), "counting syscalls: "+s.name)
 			if strace != "" {
-				res.Syscalls = append(res.Syscalls, countSyscalls(s, cfg.Sizes[0], root, py, strace))
+				res.Syscalls = append(res.Syscalls, countSyscalls(s, cfg.Sizes[0], concurrent, root, py, strace))
 			} else {
 				res.Syscalls = append(res.Syscalls, countSyscwInProcess(s, cfg.Sizes[0], root))
 			}

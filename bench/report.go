@@ -220,21 +220,40 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 
 	if len(res.Syscalls) > 0 {
 		method := res.Syscalls[0].Method
-		fmt.Fprintf(bw, "#### Syscalls per record (%s, %d-byte records, 1 goroutine, %d−%d records)\n\n",
+		var conc []int // the goroutine counts counted beyond one
+		for _, cc := range res.Syscalls[0].Concurrent {
+			conc = append(conc, cc.Goroutines)
+		}
+		fmt.Fprintf(bw, "#### Syscalls per record (%s, %d-byte records, 1 goroutine unless said, %d−%d records)\n\n",
 			map[string]string{"strace": "strace -f -c", "proc-syscw": "/proc/self/io syscw, writes only"}[method],
 			cfg.Sizes[0], countLarge, countSmall)
-		fmt.Fprintln(bw, "| strategy | on the record's path | write | stat family | open/close | Go runtime, other threads |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|")
+		fmt.Fprint(bw, "| strategy | on the record's path | write | stat family | open/close | Go runtime, other threads |")
+		for _, g := range conc {
+			fmt.Fprintf(bw, " write, %d gor. (of which writev) |", g)
+		}
+		fmt.Fprint(bw, "\n|---|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(bw, strings.Repeat("---:|", len(conc)))
 		for _, c := range res.Syscalls {
 			if c.Error != "" {
-				fmt.Fprintf(bw, "| %s | not counted: %s | | | | |\n", c.Strategy, oneLine(c.Error))
+				fmt.Fprintf(bw, "| %s | not counted: %s | | | | |%s\n", c.Strategy, oneLine(c.Error), strings.Repeat(" |", len(conc)))
 				continue
 			}
 			// Differences of two runs: noise can make a count of zero
 			// print as -0.00.
 			rate := func(x float64) string { return fmt.Sprintf("%.2f", max(x, 0)) }
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |\n", c.Strategy,
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |", c.Strategy,
 				rate(c.Total-c.Runtime), rate(c.Write), rate(c.Stat), rate(c.Open), rate(c.Runtime))
+			for _, cc := range c.Concurrent {
+				switch {
+				case cc.Error != "":
+					fmt.Fprintf(bw, " not counted: %s |", oneLine(cc.Error))
+				case cc.Writev > 0.005:
+					fmt.Fprintf(bw, " %s (%s) |", rate(cc.Write), rate(cc.Writev))
+				default:
+					fmt.Fprintf(bw, " %s |", rate(cc.Write))
+				}
+			}
+			fmt.Fprintln(bw)
 		}
 		fmt.Fprintln(bw)
 	}

@@ -7,7 +7,8 @@ JSON object on stdout. Modes:
   throughput  write records from G threads for a duration; report records,
               elapsed and CPU time, write calls, and the p50 and p99 of the
               time one handle() takes (every 16th timed).
-  count       write N records from one thread and exit (run under strace).
+  count       write N records from G threads (one by default) and exit (run
+              under strace).
   rotation    write sequence-numbered records, paced, from G threads until
               stdin is closed; report which records failed.
 
@@ -112,10 +113,20 @@ def throughput(args):
 def count(args):
     h = make_handler(args["kind"], args["path"])
     rec = make_record("x" * (args["size"] - 1))
-    for _ in range(args["records"]):
-        h.handle(rec)
+    g = max(args.get("goroutines", 1), 1)
+    n = args["records"]
+
+    def worker(i):
+        for _ in range(n // g + (1 if i < n % g else 0)):
+            h.handle(rec)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(g)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     h.close()
-    return {"records": args["records"]}
+    return {"records": n}
 
 
 def rotation(args):
