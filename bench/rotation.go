@@ -46,17 +46,18 @@ type rotationResult struct {
 	Misdirected uint64 `json:"misdirected"`
 	// StartedAfter is the misdirected records whose Write started after
 	// the rename, and WhileLocked those of them that started while the new
-	// file could not be opened (from the rename before the unopenable file
+	// file could not be opened (from its creation, root's and mode 0600,
 	// until its chmod), which a writer cannot help.
 	StartedAfter uint64 `json:"started_after"`
 	WhileLocked  uint64 `json:"while_locked"`
-	// AfterUnlock is those that started after the new file became
-	// writable but went to the file renamed before it (in the JSON only).
+	// AfterUnlock is those that started after the unopenable file became
+	// writable, in a file renamed before it was put there (in the JSON
+	// only).
 	AfterUnlock uint64 `json:"after_unlock"`
 	// MisdirectedDelayNs and MisdirectedDelayP99Ns are the median and 99th
 	// percentile, over the records StartedAfter less WhileLocked, of how
-	// long after the rename each Write started; for the file renamed before
-	// the unopenable one, how long after the new file became writable.
+	// long after the rename each Write started, not counting the time the
+	// new file could not be opened.
 	MisdirectedDelayNs    int64          `json:"misdirected_delay_ns"`
 	MisdirectedDelayP99Ns int64          `json:"misdirected_delay_p99_ns"`
 	Duplicates            uint64         `json:"duplicates"`
@@ -179,10 +180,9 @@ type rotation struct {
 	gone    map[uint64]mark // inode → when it was renamed away
 	deleted []deletion      // in the order of the rms
 	renames int
-	// lockedIno is the file renamed away just before the unopenable file
-	// was put at the path, which stayed unopenable until unlockedAt.
-	lockedIno  uint64
-	unlockedAt int64
+	// The file at the path could not be opened from lockedAt to
+	// unlockedAt; both are zero if it never was so.
+	lockedAt, unlockedAt int64
 }
 
 // A mark is the moment a file left the path: when (after the rename or
@@ -241,25 +241,25 @@ func (r *rotation) remove(path string) (done bool, err error) {
 
 // rename renames the file at path to the generation's name, if there is
 // one, and marks it.
-func (r *rotation) rename(path string, gen int) (ino uint64, err error) {
+func (r *rotation) rename(path string, gen int) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return 0, nil // deleted and not recreated yet: nothing to rename
+		return nil // deleted and not recreated yet: nothing to rename
 	}
 	to := fmt.Sprintf("%s.%04d", path, gen)
 	if err := os.Rename(path, to); err != nil {
-		return 0, fmt.Errorf("rename: %w", err)
+		return fmt.Errorf("rename: %w", err)
 	}
 	m := mark{at: monotonic()}
 	after, err := os.Stat(to)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	m.size = after.Size()
-	_, ino = devIno(fi)
+	_, ino := devIno(fi)
 	r.gone[ino] = m
 	r.renames++
-	return ino, nil
+	return nil
 }
 
 // createLog creates the log file as logrotate's create mode does: O_EXCL,
@@ -306,13 +306,12 @@ func rotate(path string, cfg rotationConfig, uid, gid int, asRoot bool, proc *os
 				continue // nobody recreates it: the writer must
 			}
 		}
-		ino, err := r.rename(path, gen)
-		if err != nil {
+		if err := r.rename(path, gen); err != nil {
 			return r, err
 		}
 		if !locked && el >= lockAt {
 			locked = true
-			r.lockedIno = ino
+			r.lockedAt = monotonic()
 			if err := createLog(path, uid, gid, true); err != nil {
 				return r, err
 			}
@@ -352,7 +351,7 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 	// scan reads one file; left is when and at what size it left the
 	// path (renamed or deleted), if it did; rm is the rm's index if it
 	// was deleted, else -1.
-	scan := func(r io.Reader, ino uint64, left mark, gone bool, rm int) error {
+	scan := func(r io.Reader, left mark, gone bool, rm int) error {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		var off int64 // where the line starts in the file
@@ -375,14 +374,17 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 				res.Misdirected++
 				if t > left.at {
 					res.StartedAfter++
+					locked := rot.unlockedAt > 0
 					switch {
-					case ino != rot.lockedIno || rot.unlockedAt == 0:
-						delays = append(delays, float64(t-left.at))
-					case t <= rot.unlockedAt:
+					case locked && t >= rot.lockedAt && t <= rot.unlockedAt:
 						res.WhileLocked++
-					default: // late from when the new file could be opened
+					case locked && t > rot.unlockedAt && left.at <= rot.lockedAt:
+						// Late, not counting the time the new
+						// file could not be opened.
 						res.AfterUnlock++
-						delays = append(delays, float64(t-rot.unlockedAt))
+						delays = append(delays, float64(t-left.at-(rot.unlockedAt-rot.lockedAt)))
+					default:
+						delays = append(delays, float64(t-left.at))
 					}
 				}
 			}
@@ -406,7 +408,7 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 		if err == nil {
 			_, ino := devIno(fi)
 			m, gone := rot.gone[ino]
-			err = scan(f, ino, m, gone, -1)
+			err = scan(f, m, gone, -1)
 		}
 		f.Close()
 		if err != nil {
@@ -417,7 +419,7 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 		if _, err := d.f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		if err := scan(d.f, d.ino, d.mark, true, i); err != nil {
+		if err := scan(d.f, d.mark, true, i); err != nil {
 			return fmt.Errorf("read deleted file %d: %w", i+1, err)
 		}
 	}

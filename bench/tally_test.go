@@ -44,7 +44,8 @@ func TestTally(t *testing.T) {
 	// Renamed at 200 with two records in it: seq 2 started before the
 	// rename but lies beyond that size; seq 3 started after.
 	a := write("app.log.0001", recs(0, 100, 1, 150, 2, 180, 3, 250))
-	// Renamed at 1000 just before the unopenable file, writable at 2000.
+	// Renamed at 1000 when the unopenable file took its place, writable
+	// at 2000.
 	b := write("app.log.0002", recs(4, 900, 5, 1500, 6, 2100))
 	write("app.log", recs(7, 3000))
 	rot := rotation{
@@ -52,7 +53,7 @@ func TestTally(t *testing.T) {
 			ino(a): {at: 200, size: 2 * size},
 			ino(b): {at: 1000, size: size},
 		},
-		lockedIno:  ino(b),
+		lockedAt:   1000,
 		unlockedAt: 2000,
 	}
 	// Two rms: the first deleted file got seq 9 beyond its size at the rm
