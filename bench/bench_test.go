@@ -39,6 +39,7 @@ func TestRunTiny(t *testing.T) {
 	cfg.RotCfg.Interval = 5 * time.Millisecond
 	cfg.RotCfg.Hold = 50 * time.Millisecond
 	cfg.RotCfg.Settle = 100 * time.Millisecond
+	cfg.RotCfg.Rms = 3
 	// cfg.Dir stays the system temp dir: t.TempDir's parents are mode 0700,
 	// which the rotation child, running as uid 65534, could not pass.
 	var out, progress bytes.Buffer
@@ -51,7 +52,10 @@ func TestRunTiny(t *testing.T) {
 		"| strategy | goroutines | ns/record |",
 		"| raw | 1 |", "| watchedfile | 2 |", "| statperwrite | 1 |",
 		"#### Syscalls per record",
+		"#### Time one Write takes, p50 / p99",
+		"#### Write calls per record",
 		"#### Under rotation",
+		"| started after the rename |", "lost per rm, min / median / max",
 		"| python2port |",
 	} {
 		if !strings.Contains(md, want) {
@@ -85,6 +89,20 @@ func TestRunTiny(t *testing.T) {
 		if s.Strategy == "watchedfile" && s.AllocsRec < 0 {
 			t.Errorf("watchedfile's allocations were not counted")
 		}
+		if s.LatP50Ns <= 0 || s.LatP99Ns < s.LatP50Ns {
+			t.Errorf("%s, %d goroutines: latency p50 %v, p99 %v", s.Strategy, s.Goroutines, s.LatP50Ns, s.LatP99Ns)
+		}
+		if s.Strategy == "raw" && (s.WriteCallsRec < 0.99 || s.WriteCallsRec > 1.05) {
+			t.Errorf("raw made %v write calls per record, %d goroutines", s.WriteCallsRec, s.Goroutines)
+		}
+	}
+	for _, c := range res.Syscalls {
+		if c.Strategy != "raw" || c.Method != "strace" {
+			continue
+		}
+		if len(c.Concurrent) != 1 || c.Concurrent[0].Goroutines != 2 || c.Concurrent[0].Write < 0.99 || c.Concurrent[0].Write > 1.01 {
+			t.Errorf("raw's write calls from 2 goroutines under strace: %+v", c.Concurrent)
+		}
 	}
 	rot := map[string]rotationResult{}
 	for _, r := range res.Rotation {
@@ -97,6 +115,21 @@ func TestRunTiny(t *testing.T) {
 	// deleted file, however fast the switch; no other record may be.
 	if wf := rot["watchedfile"]; wf.Attempted == 0 || wf.Lost != wf.ToDeleted || wf.Failed != 0 || wf.Stuck {
 		t.Errorf("watchedfile under rotation: %+v", wf)
+	}
+	for _, r := range res.Rotation {
+		var sum uint64
+		for _, n := range r.LostPerRm {
+			sum += n
+		}
+		if len(r.LostPerRm) != cfg.RotCfg.Rms || sum != r.ToDeleted ||
+			r.StartedAfter > r.Misdirected || r.WhileLocked+r.AfterUnlock > r.StartedAfter {
+			t.Errorf("rotation %s: inconsistent counts: %+v", r.Strategy, r)
+		}
+	}
+	// raw never follows: every record after the first rename is in a
+	// renamed file, and its Write started after that rename.
+	if raw := rot["raw"]; raw.Misdirected == 0 || raw.StartedAfter == 0 || raw.MisdirectedDelayP99Ns < raw.MisdirectedDelayNs {
+		t.Errorf("raw under rotation: %+v", raw)
 	}
 	if os.Geteuid() == 0 {
 		if p2 := rot["python2port"]; !p2.Stuck {

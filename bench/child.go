@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,7 +30,7 @@ type childArgs struct {
 	Path       string `json:"path"`
 	Size       int    `json:"size"`
 	Records    int    `json:"records,omitempty"`    // count
-	Goroutines int    `json:"goroutines,omitempty"` // rotation
+	Goroutines int    `json:"goroutines,omitempty"` // count, rotation
 	PaceNs     int64  `json:"pace_ns,omitempty"`    // rotation
 }
 
@@ -79,7 +81,8 @@ func strategyByName(name string) (strategy, error) {
 	return ss[0], nil
 }
 
-// countChild writes a.Records records with one goroutine, for strace.
+// countChild writes a.Records records, shared among a.Goroutines goroutines
+// (one if unset), for strace.
 func countChild(a childArgs) error {
 	s, err := strategyByName(a.Strategy)
 	if err != nil {
@@ -90,12 +93,30 @@ func countChild(a childArgs) error {
 		return fmt.Errorf("open: %w", err)
 	}
 	rec := record(a.Size)
-	for range a.Records {
-		if _, err := w.Write(rec); err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
+	g := max(a.Goroutines, 1)
+	errs := make([]error, g)
+	var wg sync.WaitGroup
+	for i := range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range a.Records/g + btoi(i < a.Records%g) {
+				if _, err := w.Write(rec); err != nil {
+					errs[i] = fmt.Errorf("write: %w", err)
+					return
+				}
+			}
+		}()
 	}
-	return w.Close()
+	wg.Wait()
+	return errors.Join(append(errs, w.Close())...)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // monotonic is CLOCK_MONOTONIC in nanoseconds, the clock Python's
@@ -142,7 +163,8 @@ func rotationChild(a childArgs, stdin io.Reader, stdout io.Writer) error {
 				seq := rep.Attempted
 				rep.Attempted++
 				mu.Unlock()
-				buf = appendRecord(buf[:0], seq, monotonic(), a.Size)
+				buf = appendRecord(buf[:0], seq, 0, a.Size)
+				stampTime(buf, monotonic()) // the moment the Write starts
 				_, err := w.Write(buf)
 				mu.Lock()
 				if err != nil {
@@ -168,11 +190,30 @@ func rotationChild(a childArgs, stdin io.Reader, stdout io.Writer) error {
 	return json.NewEncoder(stdout).Encode(rep)
 }
 
-// appendRecord appends "seq=NNNNNNNNN t=T xxx…\n", padded to size bytes.
+// appendRecord appends "seq=NNNNNNNNN t=TTTTTTTTTTTTTTTTTTT xxx…\n",
+// padded to size bytes, t zero-padded to tDigits so that stampTime can
+// rewrite it in place.
 func appendRecord(b []byte, seq uint64, t int64, size int) []byte {
-	b = fmt.Appendf(b, "seq=%09d t=%d ", seq, t)
-	for len(b) < size-1 {
+	start := len(b)
+	b = fmt.Appendf(b, "seq=%09d t=%0*d ", seq, tDigits, t)
+	for len(b)-start < size-1 {
 		b = append(b, 'x')
 	}
 	return append(b, '\n')
+}
+
+// tDigits is the width of a record's time: an int64 of nanoseconds.
+const tDigits = 19
+
+// stampTime rewrites the time of a record made by appendRecord, so that the
+// time is read after the record is formatted, just before it is written.
+func stampTime(rec []byte, t int64) {
+	i := bytes.Index(rec, []byte(" t="))
+	if i < 0 || i+3+tDigits > len(rec) || t < 0 {
+		return
+	}
+	for j := i + 3 + tDigits - 1; j >= i+3; j-- {
+		rec[j] = '0' + byte(t%10)
+		t /= 10
+	}
 }

@@ -54,6 +54,7 @@ func defaultConfig() config {
 			Goroutines: 2,
 			Hold:       100 * time.Millisecond,
 			Settle:     300 * time.Millisecond,
+			Rms:        10,
 		},
 	}
 }
@@ -75,6 +76,7 @@ func main() {
 	fs.BoolVar(&cfg.Rotation, "rotation", cfg.Rotation, "run the rotation table")
 	fs.DurationVar(&cfg.RotCfg.Duration, "rotation-duration", cfg.RotCfg.Duration, "how long the rotator works on each strategy")
 	fs.DurationVar(&cfg.RotCfg.Interval, "rotation-interval", cfg.RotCfg.Interval, "time between renames")
+	fs.IntVar(&cfg.RotCfg.Rms, "rm-runs", cfg.RotCfg.Rms, "how many times the rotator removes the file (rm) in the rotation table; each rm's lost records are counted")
 	fs.StringVar(&cfg.Dir, "dir", "", "directory for the test files (default: the system temp dir)")
 	fs.Parse(os.Args[1:])
 	if err := run(cfg, os.Stdout, os.Stderr); err != nil {
@@ -142,6 +144,9 @@ type strategyDesc struct {
 func run(cfg config, stdout, stderr io.Writer) error {
 	if cfg.Rounds < 1 || cfg.Duration <= 0 || len(cfg.Sizes) == 0 || len(cfg.Goroutines) == 0 {
 		return errors.New("need rounds ≥ 1, a positive duration, sizes and goroutines")
+	}
+	if cfg.Rotation && (cfg.RotCfg.Rms < 1 || cfg.RotCfg.Duration <= 0 || cfg.RotCfg.Interval <= 0) {
+		return errors.New("the rotation table needs -rm-runs ≥ 1 and a positive duration and interval")
 	}
 	ss, err := selectStrategies(cfg.Strategies)
 	if err != nil {
@@ -211,10 +216,16 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		if strace == "" {
 			res.Notes = append(res.Notes, "strace is not installed: syscalls counted from /proc/self/io syscw, write calls only")
 		}
+		var concurrent []int // the goroutine counts above one
+		for _, g := range cfg.Goroutines {
+			if g > 1 {
+				concurrent = append(concurrent, g)
+			}
+		}
 		for i, s := range ss {
 			prog.step(i+1, len(ss), "counting syscalls: "+s.name)
 			if strace != "" {
-				res.Syscalls = append(res.Syscalls, countSyscalls(s, cfg.Sizes[0], root, py, strace))
+				res.Syscalls = append(res.Syscalls, countSyscalls(s, cfg.Sizes[0], concurrent, root, py, strace))
 			} else {
 				res.Syscalls = append(res.Syscalls, countSyscwInProcess(s, cfg.Sizes[0], root))
 			}

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -74,7 +75,13 @@ type summary struct {
 	RatioToRaw float64 `json:"ratio_to_raw"` // median of the per-round ratios
 	CPUNsRec   float64 `json:"cpu_ns_per_record"`
 	AllocsRec  float64 `json:"allocs_per_record"` // -1: not known
-	Error      string  `json:"error,omitempty"`
+	// WriteCallsRec is write, writev and pwrite calls per record.
+	WriteCallsRec float64 `json:"write_calls_per_record"` // -1: not known
+	// LatP50Ns and LatP99Ns are the medians over rounds of each round's
+	// quantiles of one Write's duration.
+	LatP50Ns float64 `json:"latency_p50_ns"`
+	LatP99Ns float64 `json:"latency_p99_ns"`
+	Error    string  `json:"error,omitempty"`
 }
 
 func median(xs []float64) float64 {
@@ -106,7 +113,7 @@ func summarize(cells []cell, ss []strategy, cfg config) []summary {
 		for _, g := range cfg.Goroutines {
 			for _, s := range ss {
 				sm := summary{Strategy: s.name, Size: size, Goroutines: g, AllocsRec: -1}
-				var ns, rps, ratio, cpu, allocs []float64
+				var ns, rps, ratio, cpu, allocs, calls, p50, p99 []float64
 				for _, c := range cells {
 					if c.Strategy != s.name || c.Size != size || c.Goroutines != g {
 						continue
@@ -122,6 +129,12 @@ func summarize(cells []cell, ss []strategy, cfg config) []summary {
 					if c.Mallocs >= 0 {
 						allocs = append(allocs, float64(c.Mallocs)/r)
 					}
+					if c.WriteCalls >= 0 {
+						calls = append(calls, float64(c.WriteCalls)/r)
+					}
+					if c.LatP50Ns >= 0 && c.LatP99Ns >= 0 {
+						p50, p99 = append(p50, c.LatP50Ns), append(p99, c.LatP99Ns)
+					}
 					if raw, ok := nsPer[key{"raw", size, g, c.Round}]; ok {
 						ratio = append(ratio, float64(c.ElapsedNs)/r/raw)
 					}
@@ -132,7 +145,9 @@ func summarize(cells []cell, ss []strategy, cfg config) []summary {
 				if len(allocs) > 0 {
 					sm.AllocsRec = median(allocs)
 				}
-				for _, p := range []*float64{&sm.NsPerRec, &sm.RecPerSec, &sm.CPUNsRec, &sm.RatioToRaw} {
+				sm.WriteCallsRec, sm.LatP50Ns, sm.LatP99Ns = median(calls), median(p50), median(p99)
+				for _, p := range []*float64{&sm.NsPerRec, &sm.RecPerSec, &sm.CPUNsRec, &sm.RatioToRaw,
+					&sm.WriteCallsRec, &sm.LatP50Ns, &sm.LatP99Ns} {
 					if math.IsNaN(*p) { // JSON has no NaN: -1 is "not measured"
 						*p = -1
 					}
@@ -142,6 +157,18 @@ func summarize(cells []cell, ss []strategy, cfg config) []summary {
 		}
 	}
 	return out
+}
+
+// minMedMax formats counts as "min / median / max".
+func minMedMax(xs []uint64) string {
+	if len(xs) == 0 {
+		return "–"
+	}
+	fs := make([]float64, len(xs))
+	for i, x := range xs {
+		fs[i] = float64(x)
+	}
+	return fmt.Sprintf("%d / %s / %d", slices.Min(xs), strconv.FormatFloat(median(fs), 'f', -1, 64), slices.Max(xs))
 }
 
 // num formats a figure, with a dash for what was not measured.
@@ -189,37 +216,59 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 		}
 		fmt.Fprintln(bw)
 	}
+	writeLatencyTable(bw, res, cfg)
 
 	if len(res.Syscalls) > 0 {
 		method := res.Syscalls[0].Method
-		fmt.Fprintf(bw, "#### Syscalls per record (%s, %d-byte records, 1 goroutine, %d−%d records)\n\n",
+		var conc []int // the goroutine counts counted beyond one
+		for _, cc := range res.Syscalls[0].Concurrent {
+			conc = append(conc, cc.Goroutines)
+		}
+		fmt.Fprintf(bw, "#### Syscalls per record (%s, %d-byte records, 1 goroutine unless said, %d−%d records)\n\n",
 			map[string]string{"strace": "strace -f -c", "proc-syscw": "/proc/self/io syscw, writes only"}[method],
 			cfg.Sizes[0], countLarge, countSmall)
-		fmt.Fprintln(bw, "| strategy | on the record's path | write | stat family | open/close | Go runtime, other threads |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|")
+		fmt.Fprint(bw, "| strategy | on the record's path | write | stat family | open/close | Go runtime, other threads |")
+		for _, g := range conc {
+			fmt.Fprintf(bw, " write, %d gor. (of which writev) |", g)
+		}
+		fmt.Fprint(bw, "\n|---|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(bw, strings.Repeat("---:|", len(conc)))
 		for _, c := range res.Syscalls {
 			if c.Error != "" {
-				fmt.Fprintf(bw, "| %s | not counted: %s | | | | |\n", c.Strategy, oneLine(c.Error))
+				fmt.Fprintf(bw, "| %s | not counted: %s | | | | |%s\n", c.Strategy, oneLine(c.Error), strings.Repeat(" |", len(conc)))
 				continue
 			}
 			// Differences of two runs: noise can make a count of zero
 			// print as -0.00.
 			rate := func(x float64) string { return fmt.Sprintf("%.2f", max(x, 0)) }
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |\n", c.Strategy,
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |", c.Strategy,
 				rate(c.Total-c.Runtime), rate(c.Write), rate(c.Stat), rate(c.Open), rate(c.Runtime))
+			for _, cc := range c.Concurrent {
+				switch {
+				case cc.Error != "":
+					fmt.Fprintf(bw, " not counted: %s |", oneLine(cc.Error))
+				case cc.Writev > 0.005:
+					fmt.Fprintf(bw, " %s (%s) |", rate(cc.Write), rate(cc.Writev))
+				default:
+					fmt.Fprintf(bw, " %s |", rate(cc.Write))
+				}
+			}
+			fmt.Fprintln(bw)
 		}
 		fmt.Fprintln(bw)
 	}
+	writeCallsTable(bw, res, cfg)
 
 	if len(res.Rotation) > 0 {
 		rc := cfg.RotCfg
-		fmt.Fprintf(bw, "#### Under rotation (%v: a rename every %v, one rm, one new file unopenable for %v; %d goroutines, a record every %v each)\n\n",
-			rc.Duration, rc.Interval, rc.Hold, rc.Goroutines, rc.Pace)
-		fmt.Fprintln(bw, "| strategy | records | failed writes | lost | of which to the deleted file | misdirected | median delay of misdirected | duplicates | stuck at end |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintf(bw, "#### Under rotation (%v: a rename every %v, %d rm, one new file unopenable for %v; %d goroutines, a record every %v each)\n\n",
+			rc.Duration, rc.Interval, rc.Rms, rc.Hold, rc.Goroutines, rc.Pace)
+		fmt.Fprintln(bw, "| strategy | records | failed writes | lost | of which to deleted files | lost per rm, min / median / max |"+
+			" misdirected | started after the rename | of which while unopenable | delay after the rename, median / p99 | duplicates | stuck at end |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, r := range res.Rotation {
 			if r.Attempted == 0 && r.Skipped != "" {
-				fmt.Fprintf(bw, "| %s | skipped: %s | | | | | | | |\n", r.Strategy, oneLine(r.Skipped))
+				fmt.Fprintf(bw, "| %s | skipped: %s | | | | | | | | | | |\n", r.Strategy, oneLine(r.Skipped))
 				continue
 			}
 			stuck := "no"
@@ -227,11 +276,12 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 				stuck = "**yes**"
 			}
 			delay := "–"
-			if r.Misdirected > 0 {
-				delay = time.Duration(r.MisdirectedDelayNs).Round(10 * time.Microsecond).String()
+			if r.StartedAfter > r.WhileLocked {
+				delay = nanos(float64(r.MisdirectedDelayNs)) + " / " + nanos(float64(r.MisdirectedDelayP99Ns))
 			}
-			fmt.Fprintf(bw, "| %s | %d | %d | %d | %d | %d | %s | %d | %s |\n", r.Strategy, r.Attempted, r.Failed,
-				r.Lost, r.ToDeleted, r.Misdirected, delay, r.Duplicates+r.Garbled, stuck)
+			fmt.Fprintf(bw, "| %s | %d | %d | %d | %d | %s | %d | %d | %d | %s | %d | %s |\n", r.Strategy, r.Attempted, r.Failed,
+				r.Lost, r.ToDeleted, minMedMax(r.LostPerRm), r.Misdirected, r.StartedAfter, r.WhileLocked, delay,
+				r.Duplicates+r.Garbled, stuck)
 		}
 		fmt.Fprintln(bw)
 	}
@@ -250,8 +300,33 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 // writeRatioTable is the headline: each strategy's median ratio to raw, and
 // its median ns per record, for every size and concurrency.
 func writeRatioTable(bw *bufio.Writer, res *results, cfg config) {
-	fmt.Fprintln(bw, "#### Time per record as a multiple of `raw` (median ns per record in brackets)")
-	fmt.Fprintln(bw)
+	writeGrid(bw, "Time per record as a multiple of `raw` (median ns per record in brackets)", res, cfg,
+		func(s summary) string { return fmt.Sprintf("%s (%s)", num(s.RatioToRaw, 2), num(s.NsPerRec, 0)) })
+}
+
+// writeLatencyTable shows how long one Write took, p50 and p99, for each
+// strategy, size and concurrency.
+func writeLatencyTable(bw *bufio.Writer, res *results, cfg config) {
+	title := fmt.Sprintf("Time one Write takes, p50 / p99 (every %dth Write of each goroutine timed; medians over rounds)", latencyEvery)
+	writeGrid(bw, title, res, cfg, func(s summary) string {
+		if s.LatP50Ns < 0 {
+			return "–"
+		}
+		return nanos(s.LatP50Ns) + " / " + nanos(s.LatP99Ns)
+	})
+}
+
+// writeCallsTable shows how many write calls carried a record: below 1,
+// concurrent Writes shared them.
+func writeCallsTable(bw *bufio.Writer, res *results, cfg config) {
+	writeGrid(bw, "Write calls per record (write, writev and pwrite: /proc/self/io syscw over each cell of the cost table, Close included; medians)", res, cfg,
+		func(s summary) string { return num(s.WriteCallsRec, 3) })
+}
+
+// writeGrid writes a table with a row per strategy and a column per size
+// and concurrency, each cell what text says of that summary.
+func writeGrid(bw *bufio.Writer, title string, res *results, cfg config, text func(summary) string) {
+	fmt.Fprintf(bw, "#### %s\n\n", title)
 	fmt.Fprint(bw, "| strategy |")
 	for _, size := range cfg.Sizes {
 		for _, g := range cfg.Goroutines {
@@ -267,18 +342,40 @@ func writeRatioTable(bw *bufio.Writer, res *results, cfg config) {
 		fmt.Fprintf(bw, "| %s |", st.Name)
 		for _, size := range cfg.Sizes {
 			for _, g := range cfg.Goroutines {
-				cellText := " – |"
+				cellText := "–"
 				for _, s := range res.Summary {
 					if s.Strategy == st.Name && s.Size == size && s.Goroutines == g && s.Rounds > 0 {
-						cellText = fmt.Sprintf(" %s (%s) |", num(s.RatioToRaw, 2), num(s.NsPerRec, 0))
+						cellText = text(s)
 					}
 				}
-				fmt.Fprint(bw, cellText)
+				fmt.Fprintf(bw, " %s |", cellText)
 			}
 		}
 		fmt.Fprintln(bw)
 	}
 	fmt.Fprintln(bw)
+}
+
+// nanos formats a duration in nanoseconds with two or three significant
+// digits: 850ns, 1.2µs, 45µs, 3.1ms.
+func nanos(ns float64) string {
+	if math.IsNaN(ns) || ns < 0 {
+		return "–"
+	}
+	d := time.Duration(ns)
+	switch {
+	case d < time.Microsecond:
+		return d.Round(time.Nanosecond).String()
+	case d < 10*time.Microsecond:
+		return d.Round(100 * time.Nanosecond).String()
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < 10*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
 }
 
 func oneLine(s string) string {

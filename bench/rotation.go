@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -25,25 +27,45 @@ type rotationConfig struct {
 	Goroutines int
 	Hold       time.Duration // how long the unopenable file stays so
 	Settle     time.Duration // quiet time after the last rotation
+	Rms        int           // how many times the file is removed (rm)
 }
 
 // rotationResult is one strategy's row of the rotation table.
 type rotationResult struct {
-	Strategy    string `json:"strategy"`
-	Attempted   uint64 `json:"attempted"`
-	Failed      uint64 `json:"failed"`      // writes that returned an error
-	Lost        uint64 `json:"lost"`        // acknowledged, not in any file left in the directory
-	ToDeleted   uint64 `json:"to_deleted"`  // of Lost: written to the deleted file after the rm
-	Misdirected uint64 `json:"misdirected"` // in a file already renamed away when written
-	// MisdirectedDelayNs is the median, over misdirected records, of how
-	// long after its file was renamed away each was written.
-	MisdirectedDelayNs int64          `json:"misdirected_delay_ns"`
-	Duplicates         uint64         `json:"duplicates"`
-	Garbled            uint64         `json:"garbled"` // lines that do not parse
-	Stuck              bool           `json:"stuck"`   // still failing at the end
-	Renames            int            `json:"renames"`
-	Errors             map[string]int `json:"errors,omitempty"`
-	Skipped            string         `json:"skipped,omitempty"`
+	Strategy  string `json:"strategy"`
+	Attempted uint64 `json:"attempted"`
+	Failed    uint64 `json:"failed"`     // writes that returned an error
+	Lost      uint64 `json:"lost"`       // acknowledged, not in any file left in the directory
+	ToDeleted uint64 `json:"to_deleted"` // of Lost: written to a deleted file after its rm
+	// LostPerRm is ToDeleted rm by rm: the records written to each deleted
+	// file after its rm.
+	LostPerRm []uint64 `json:"lost_per_rm"`
+	// Misdirected records were written to a file after it was renamed
+	// away: the record starts at or beyond the file's size just after the
+	// rename, or its Write started after the rename.
+	Misdirected uint64 `json:"misdirected"`
+	// StartedAfter is the misdirected records whose Write started after
+	// the rename, and WhileLocked those of them that started while the new
+	// file could not be opened (from its creation, root's and mode 0600,
+	// until its chmod), which a writer cannot help.
+	StartedAfter uint64 `json:"started_after"`
+	WhileLocked  uint64 `json:"while_locked"`
+	// AfterUnlock is those that started after the unopenable file became
+	// writable, in a file renamed before it was put there (in the JSON
+	// only).
+	AfterUnlock uint64 `json:"after_unlock"`
+	// MisdirectedDelayNs and MisdirectedDelayP99Ns are the median and 99th
+	// percentile, over the records StartedAfter less WhileLocked, of how
+	// long after the rename each Write started, not counting the time the
+	// new file could not be opened.
+	MisdirectedDelayNs    int64          `json:"misdirected_delay_ns"`
+	MisdirectedDelayP99Ns int64          `json:"misdirected_delay_p99_ns"`
+	Duplicates            uint64         `json:"duplicates"`
+	Garbled               uint64         `json:"garbled"` // lines that do not parse
+	Stuck                 bool           `json:"stuck"`   // still failing at the end
+	Renames               int            `json:"renames"`
+	Errors                map[string]int `json:"errors,omitempty"`
+	Skipped               string         `json:"skipped,omitempty"`
 }
 
 const nobody = 65534
@@ -141,7 +163,7 @@ func runRotation(s strategy, cfg rotationConfig, root string, py pythonEnv) (rot
 	if err := json.Unmarshal(reportBytes, &rep); err != nil {
 		return res, fmt.Errorf("%s child report %q: %w", s.name, reportBytes, err)
 	}
-	defer rot.deleted.Close()
+	defer rot.close()
 	if err := tally(&res, rep, dir, rot); err != nil {
 		return res, err
 	}
@@ -151,13 +173,93 @@ func runRotation(s strategy, cfg rotationConfig, root string, py pythonEnv) (rot
 	return res, nil
 }
 
-// rotation is what the rotator did, for the tally.
+// rotation is what the rotator did, for the tally. Times are
+// CLOCK_MONOTONIC (see monotonic), which the writer child stamps its records
+// with: one clock for every process on the machine.
 type rotation struct {
-	gone       map[uint64]int64 // inode → when it was renamed away
-	deleted    *os.File         // the deleted file, held open to read it
-	deletedIno uint64
-	deletedAt  int64
-	renames    int
+	gone    map[uint64]mark // inode → when it was renamed away
+	deleted []deletion      // in the order of the rms
+	renames int
+	// The file at the path could not be opened from lockedAt to
+	// unlockedAt; both are zero if it never was so.
+	lockedAt, unlockedAt int64
+}
+
+// A mark is the moment a file left the path: when (after the rename or
+// unlink returned) and the file's size just after. A record that starts at
+// or beyond size, or whose Write started after at, was written after.
+type mark struct {
+	at   int64
+	size int64
+}
+
+// A deletion is one rm: the deleted file, held open to read it back.
+type deletion struct {
+	f   *os.File
+	ino uint64
+	mark
+}
+
+func (r rotation) close() {
+	for _, d := range r.deleted {
+		d.f.Close()
+	}
+}
+
+// rmAt is when the i-th of n rms is due: evenly spread over the part of the
+// run before the unopenable file, lockAt.
+func rmAt(i, n int, lockAt time.Duration) time.Duration {
+	return lockAt * time.Duration(i+1) / time.Duration(n+1)
+}
+
+// remove deletes the file at path, holding it open to read it back; done
+// is false when there is no file to delete (the writer has not recreated
+// it since the last rm).
+func (r *rotation) remove(path string) (done bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("open before rm: %w", err)
+	}
+	if err := os.Remove(path); err != nil {
+		f.Close()
+		return false, fmt.Errorf("rm: %w", err)
+	}
+	d := deletion{f: f, mark: mark{at: monotonic()}}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return false, err
+	}
+	_, d.ino = devIno(fi)
+	d.size = fi.Size()
+	r.deleted = append(r.deleted, d)
+	return true, nil
+}
+
+// rename renames the file at path to the generation's name, if there is
+// one, and marks it.
+func (r *rotation) rename(path string, gen int) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil // deleted and not recreated yet: nothing to rename
+	}
+	to := fmt.Sprintf("%s.%04d", path, gen)
+	if err := os.Rename(path, to); err != nil {
+		return fmt.Errorf("rename: %w", err)
+	}
+	m := mark{at: monotonic()}
+	after, err := os.Stat(to)
+	if err != nil {
+		return err
+	}
+	m.size = after.Size()
+	_, ino := devIno(fi)
+	r.gone[ino] = m
+	r.renames++
+	return nil
 }
 
 // createLog creates the log file as logrotate's create mode does: O_EXCL,
@@ -185,43 +287,31 @@ func createLog(path string, uid, gid int, locked bool) error {
 }
 
 // rotate renames the log every interval and signals the writer, deletes it
-// once a third of the way, and two thirds of the way puts an unopenable file
-// at the path that becomes writable after cfg.Hold.
+// cfg.Rms times in the first two thirds of the run, and two thirds of the way
+// puts an unopenable file at the path that becomes writable after cfg.Hold.
 func rotate(path string, cfg rotationConfig, uid, gid int, asRoot bool, proc *os.Process) (rotation, error) {
-	r := rotation{gone: map[uint64]int64{}}
+	r := rotation{gone: map[uint64]mark{}}
 	start := time.Now()
-	deleteAt, lockAt := cfg.Duration/3, 2*cfg.Duration/3
-	deleted, locked := false, !asRoot
+	lockAt := 2 * cfg.Duration / 3
+	locked := !asRoot
 	for gen := 1; time.Since(start) < cfg.Duration; gen++ {
 		time.Sleep(cfg.Interval) // the rotator's pace
 		el := time.Since(start)
-		if !deleted && el >= deleteAt {
-			deleted = true
-			f, err := os.Open(path)
-			if err != nil {
-				return r, fmt.Errorf("open before rm: %w", err)
-			}
-			fi, err := f.Stat()
+		if len(r.deleted) < cfg.Rms && el >= rmAt(len(r.deleted), cfg.Rms, lockAt) {
+			done, err := r.remove(path)
 			if err != nil {
 				return r, err
 			}
-			if err := os.Remove(path); err != nil {
-				return r, fmt.Errorf("rm: %w", err)
+			if done {
+				continue // nobody recreates it: the writer must
 			}
-			r.deleted, r.deletedAt = f, monotonic()
-			_, r.deletedIno = devIno(fi)
-			continue // nobody recreates it: the writer must
 		}
-		if fi, err := os.Lstat(path); err == nil {
-			if err := os.Rename(path, fmt.Sprintf("%s.%04d", path, gen)); err != nil {
-				return r, fmt.Errorf("rename: %w", err)
-			}
-			_, ino := devIno(fi)
-			r.gone[ino] = monotonic()
-			r.renames++
+		if err := r.rename(path, gen); err != nil {
+			return r, err
 		}
 		if !locked && el >= lockAt {
 			locked = true
+			r.lockedAt = monotonic()
 			if err := createLog(path, uid, gid, true); err != nil {
 				return r, err
 			}
@@ -233,6 +323,7 @@ func rotate(path string, cfg rotationConfig, uid, gid int, asRoot bool, proc *os
 			if err := os.Chmod(path, 0o644); err != nil {
 				return r, fmt.Errorf("chmod: %w", err)
 			}
+			r.unlockedAt = monotonic()
 			continue
 		}
 		if err := createLog(path, uid, gid, false); err != nil {
@@ -241,38 +332,61 @@ func rotate(path string, cfg rotationConfig, uid, gid int, asRoot bool, proc *os
 		proc.Signal(syscall.SIGHUP) // postrotate
 	}
 	time.Sleep(cfg.Settle) // quiet time: a writer that recovers has written by now
-	if r.deleted == nil {
-		return r, errors.New("rotation too short to delete the file")
+	if len(r.deleted) < cfg.Rms {
+		return r, fmt.Errorf("rotation too short: %d of %d rms done", len(r.deleted), cfg.Rms)
 	}
 	return r, nil
 }
 
-// tally reads every file left in dir and the deleted file and fills res.
+// tally reads every file left in dir and the deleted files and fills res.
 func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) error {
 	res.Attempted = rep.Attempted
 	res.Failed = uint64(len(rep.Failed))
 	res.Errors = rep.Errors
 	res.Renames = rot.renames
 	res.Stuck = rep.TailFailed >= 10
+	res.LostPerRm = make([]uint64, len(rot.deleted))
 	found := make([]uint16, rep.Attempted)
 	var delays []float64
-	scan := func(r io.Reader, ino uint64, isDeleted bool) error {
+	// scan reads one file; left is when and at what size it left the
+	// path (renamed or deleted), if it did; rm is the rm's index if it
+	// was deleted, else -1.
+	scan := func(r io.Reader, left mark, gone bool, rm int) error {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		gone, renamed := rot.gone[ino]
+		var off int64 // where the line starts in the file
 		for sc.Scan() {
-			seq, t, ok := parseRecord(sc.Bytes())
+			line := sc.Bytes()
+			start := off
+			off += int64(len(line)) + 1
+			seq, t, ok := parseRecord(line)
 			if !ok || seq >= uint64(len(found)) {
 				res.Garbled++
 				continue
 			}
+			after := gone && (start >= left.size || t > left.at)
 			switch {
-			case isDeleted && t > rot.deletedAt:
+			case after && rm >= 0:
 				res.ToDeleted++
+				res.LostPerRm[rm]++
 				continue // lost: not counted as found
-			case renamed && t > gone:
+			case after:
 				res.Misdirected++
-				delays = append(delays, float64(t-gone))
+				if t > left.at {
+					res.StartedAfter++
+					locked := rot.unlockedAt > 0
+					switch {
+					case locked && t >= rot.lockedAt && t <= rot.unlockedAt:
+						res.WhileLocked++
+					case locked && t > rot.unlockedAt && left.at <= rot.lockedAt:
+						// Late, not counting the time the new
+						// file could not be opened.
+						res.AfterUnlock++
+						delays = append(delays, float64(t-left.at-(rot.unlockedAt-rot.lockedAt)))
+					default:
+						delays = append(delays, float64(t-left.at))
+					}
+				}
 			}
 			found[seq]++
 		}
@@ -293,21 +407,25 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 		fi, err := f.Stat()
 		if err == nil {
 			_, ino := devIno(fi)
-			err = scan(f, ino, false)
+			m, gone := rot.gone[ino]
+			err = scan(f, m, gone, -1)
 		}
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("read %s: %w", e.Name(), err)
 		}
 	}
-	if _, err := rot.deleted.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	if err := scan(rot.deleted, rot.deletedIno, true); err != nil {
-		return fmt.Errorf("read the deleted file: %w", err)
+	for i, d := range rot.deleted {
+		if _, err := d.f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := scan(d.f, d.mark, true, i); err != nil {
+			return fmt.Errorf("read deleted file %d: %w", i+1, err)
+		}
 	}
 	if len(delays) > 0 {
 		res.MisdirectedDelayNs = int64(median(delays))
+		res.MisdirectedDelayP99Ns = int64(percentile(delays, 0.99))
 	}
 	failed := make(map[uint64]bool, len(rep.Failed))
 	for _, s := range rep.Failed {
@@ -322,6 +440,16 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 		}
 	}
 	return nil
+}
+
+// percentile is the smallest of xs with a fraction q of xs at or below it.
+func percentile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[min(len(s), max(1, int(math.Ceil(q*float64(len(s))))))-1]
 }
 
 // parseRecord reads "seq=N t=T ...".

@@ -27,7 +27,18 @@ type syscallCount struct {
 	Write   float64 `json:"write"` // write, writev, pwrite64
 	Stat    float64 `json:"stat"`  // stat, fstat, lstat, newfstatat, statx
 	Open    float64 `json:"open"`  // open, openat, close
-	Error   string  `json:"error,omitempty"`
+	// Concurrent is the write calls per record with more goroutines.
+	Concurrent []concurrentCount `json:"concurrent,omitempty"`
+	Error      string            `json:"error,omitempty"`
+}
+
+// concurrentCount is the write calls per record that carried the records of
+// some goroutines writing at once, under strace.
+type concurrentCount struct {
+	Goroutines int     `json:"goroutines"`
+	Write      float64 `json:"write"`  // write, writev, pwrite64
+	Writev     float64 `json:"writev"` // of which writev
+	Error      string  `json:"error,omitempty"`
 }
 
 // Records written by the two runs whose difference is counted, so that
@@ -40,31 +51,51 @@ const (
 // countSyscalls counts, with strace -f -c, the syscalls per record of s
 // writing 100-byte records from one goroutine: the difference between a run
 // of countLarge and one of countSmall records, divided by the difference.
-func countSyscalls(s strategy, size int, dir string, py pythonEnv, strace string) syscallCount {
+// For each of concurrent, it counts the write calls per record the same way
+// with that many goroutines sharing the records.
+func countSyscalls(s strategy, size int, concurrent []int, dir string, py pythonEnv, strace string) syscallCount {
 	c := syscallCount{Strategy: s.name, Method: "strace"}
-	small, err := straceRun(s, size, countSmall, dir, py, strace)
-	if err == nil {
-		var large map[string]int
-		large, err = straceRun(s, size, countLarge, dir, py, strace)
-		if err == nil {
-			per := func(names ...string) float64 {
-				d := 0
-				for _, n := range names {
-					d += large[n] - small[n]
-				}
-				return float64(d) / float64(countLarge-countSmall)
-			}
-			c.Total = per("total")
-			c.Write = per("write", "writev", "pwrite64")
-			c.Stat = per("stat", "fstat", "lstat", "newfstatat", "statx")
-			c.Open = per("open", "openat", "close")
-			c.Runtime = per(runtimeSyscalls...)
-		}
-	}
+	per, err := straceDiff(s, size, 1, dir, py, strace)
 	if err != nil {
 		c.Error = err.Error()
+		return c
+	}
+	c.Total = per("total")
+	c.Write = per("write", "writev", "pwrite64")
+	c.Stat = per("stat", "fstat", "lstat", "newfstatat", "statx")
+	c.Open = per("open", "openat", "close")
+	c.Runtime = per(runtimeSyscalls...)
+	for _, g := range concurrent {
+		cc := concurrentCount{Goroutines: g}
+		if per, err := straceDiff(s, size, g, dir, py, strace); err != nil {
+			cc.Error = err.Error()
+		} else {
+			cc.Write, cc.Writev = per("write", "writev", "pwrite64"), per("writev")
+		}
+		c.Concurrent = append(c.Concurrent, cc)
 	}
 	return c
+}
+
+// straceDiff runs countSmall and countLarge records of s from g goroutines
+// under strace and returns how many calls of the named syscalls one record
+// made, from the difference of the two runs.
+func straceDiff(s strategy, size, g int, dir string, py pythonEnv, strace string) (func(names ...string) float64, error) {
+	small, err := straceRun(s, size, countSmall, g, dir, py, strace)
+	if err != nil {
+		return nil, err
+	}
+	large, err := straceRun(s, size, countLarge, g, dir, py, strace)
+	if err != nil {
+		return nil, err
+	}
+	return func(names ...string) float64 {
+		d := 0
+		for _, n := range names {
+			d += large[n] - small[n]
+		}
+		return float64(d) / float64(countLarge-countSmall)
+	}, nil
 }
 
 // runtimeSyscalls are the calls the Go runtime makes for itself: parking and
@@ -73,9 +104,9 @@ var runtimeSyscalls = []string{"futex", "nanosleep", "sched_yield", "epoll_pwait
 	"rt_sigreturn", "tgkill", "getpid", "gettid", "madvise", "mmap", "munmap", "clone", "clone3",
 	"rt_sigprocmask", "sigaltstack"}
 
-// straceRun runs n records of s under strace -f -c and returns the calls by
-// syscall name, with "total".
-func straceRun(s strategy, size, n int, dir string, py pythonEnv, strace string) (map[string]int, error) {
+// straceRun runs n records of s from g goroutines under strace -f -c and
+// returns the calls by syscall name, with "total".
+func straceRun(s strategy, size, n, g int, dir string, py pythonEnv, strace string) (map[string]int, error) {
 	out := filepath.Join(dir, "strace.out")
 	path := filepath.Join(dir, "count.log")
 	defer os.Remove(out)
@@ -84,7 +115,7 @@ func straceRun(s strategy, size, n int, dir string, py pythonEnv, strace string)
 	args := []string{"-f", "-c", "-o", out, "--"}
 	var env []string
 	if s.python != "" {
-		b, err := json.Marshal(map[string]any{"mode": "count", "kind": s.python, "path": path, "size": size, "records": n})
+		b, err := json.Marshal(map[string]any{"mode": "count", "kind": s.python, "path": path, "size": size, "records": n, "goroutines": g})
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +125,7 @@ func straceRun(s strategy, size, n int, dir string, py pythonEnv, strace string)
 		if err != nil {
 			return nil, fmt.Errorf("find own binary: %w", err)
 		}
-		b, err := json.Marshal(childArgs{Strategy: s.name, Path: path, Size: size, Records: n})
+		b, err := json.Marshal(childArgs{Strategy: s.name, Path: path, Size: size, Records: n, Goroutines: g})
 		if err != nil {
 			return nil, err
 		}

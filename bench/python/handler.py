@@ -5,8 +5,10 @@ Run by the Go bench as: python3 handler.py '<json arguments>'. It prints one
 JSON object on stdout. Modes:
 
   throughput  write records from G threads for a duration; report records,
-              elapsed and CPU time.
-  count       write N records from one thread and exit (run under strace).
+              elapsed and CPU time, write calls, and the p50 and p99 of the
+              time one handle() takes (every 16th timed).
+  count       write N records from G threads (one by default) and exit (run
+              under strace).
   rotation    write sequence-numbered records, paced, from G threads until
               stdin is closed; report which records failed.
 
@@ -18,6 +20,7 @@ message is the payload and a '%(message)s' formatter: the handler's own cost
 import json
 import logging
 import logging.handlers
+import math
 import os
 import signal
 import sys
@@ -40,21 +43,50 @@ def make_record(msg):
     return logging.LogRecord("bench", logging.INFO, __file__, 0, msg, None, None)
 
 
+def syscw():
+    """The kernel's count of write calls by this process (/proc/self/io)."""
+    try:
+        with open("/proc/self/io") as f:
+            for line in f:
+                if line.startswith("syscw:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def quantile(xs, q):
+    """The q-quantile of sorted xs: the smallest value with q of xs at or below it."""
+    if not xs:
+        return -1
+    return xs[min(len(xs), max(1, math.ceil(q * len(xs)))) - 1]
+
+
 def throughput(args):
     h = make_handler(args["kind"], args["path"])
     rec = make_record("x" * (args["size"] - 1))  # the terminator adds "\n"
+    every = args.get("latency_every", 16)
     stop = [False]
     counts = [0] * args["goroutines"]
+    lat = [[] for _ in range(args["goroutines"])]
 
     def worker(i):
         n = 0
         handle = h.handle
+        clock = time.perf_counter_ns
+        mine = lat[i]
         while not stop[0]:
-            handle(rec)
+            if n % every == 0:  # every 16th record is timed, as in Go
+                t0 = clock()
+                handle(rec)
+                mine.append(clock() - t0)
+            else:
+                handle(rec)
             n += 1
         counts[i] = n
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(args["goroutines"])]
+    w0 = syscw()
     cpu0 = time.process_time_ns()
     t0 = time.monotonic_ns()
     for t in threads:
@@ -66,16 +98,35 @@ def throughput(args):
     elapsed = time.monotonic_ns() - t0
     cpu = time.process_time_ns() - cpu0
     h.close()
-    return {"records": sum(counts), "elapsed_ns": elapsed, "cpu_ns": cpu}
+    w1 = syscw()
+    samples = sorted(x for xs in lat for x in xs)
+    return {
+        "records": sum(counts),
+        "elapsed_ns": elapsed,
+        "cpu_ns": cpu,
+        "write_calls": w1 - w0 if w0 >= 0 and w1 >= 0 else -1,
+        "latency_p50_ns": quantile(samples, 0.50),
+        "latency_p99_ns": quantile(samples, 0.99),
+    }
 
 
 def count(args):
     h = make_handler(args["kind"], args["path"])
     rec = make_record("x" * (args["size"] - 1))
-    for _ in range(args["records"]):
-        h.handle(rec)
+    g = max(args.get("goroutines", 1), 1)
+    n = args["records"]
+
+    def worker(i):
+        for _ in range(n // g + (1 if i < n % g else 0)):
+            h.handle(rec)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(g)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     h.close()
-    return {"records": args["records"]}
+    return {"records": n}
 
 
 def rotation(args):
