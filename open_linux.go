@@ -34,11 +34,18 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 	rest := path
 	for hops := 0; ; {
 		var name string
-		name, rest = firstComponent(rest)
-		if name == "" { // the path ends in a slash or is "/"
-			return fail(unix.EISDIR)
+		var slash bool
+		name, rest, slash = firstComponent(rest)
+		if name == "" { // the path ends in "/." or is "/": dir is the last
+			return fail(lastDirError(dir))
 		}
 		last := rest == ""
+		if last && slash { // "name/": as the kernel, name must be a directory
+			if flag&unix.O_CREAT != 0 {
+				return fail(unix.EISDIR) // the kernel's answer, before any lookup
+			}
+			last = false // open it as a directory; then the empty name fails
+		}
 		if last {
 			fd, err := unix.Openat(dir, name, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
 			if err == nil {
@@ -101,8 +108,27 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 			unix.Close(dir)
 			dir = root
 		}
-		rest = target + "/" + rest
+		if rest != "" || slash {
+			rest = target + "/" + rest
+		} else {
+			rest = target
+		}
 	}
+}
+
+// lastDirError is how open(2) for writing fails on a path that ends in
+// "/." or "/": EISDIR on a directory, ENOTDIR on anything else (dir can be
+// a file's descriptor: openFile goes on from a non-directory and lets the
+// next openat fail).
+func lastDirError(dir int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	return unix.EISDIR
 }
 
 // openComponent opens name in dir as a path (O_PATH), without following it.
@@ -122,13 +148,14 @@ func onProcfs(fd int) bool {
 }
 
 // firstComponent splits p into its first component and the rest, skipping
-// slashes and "." components.
-func firstComponent(p string) (name, rest string) {
+// slashes and "." components. slash reports that a slash follows name,
+// which matters when nothing else does: "dir/" must name a directory.
+func firstComponent(p string) (name, rest string, slash bool) {
 	for {
 		p = strings.TrimLeft(p, "/")
-		name, rest, _ = strings.Cut(p, "/")
+		name, rest, slash = strings.Cut(p, "/")
 		if name != "." {
-			return name, rest
+			return name, strings.TrimLeft(rest, "/"), slash
 		}
 		p = rest
 	}
