@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -74,6 +75,9 @@ func decodeTree(t *testing.T, pad string, data []byte, owners bool) (tr *fuzzTre
 	base := strings.TrimSuffix(pad, strings.Repeat("/p", fuzzPadding)+"/")
 	tr = &fuzzTree{t: t, base: base, root: root, dirs: []string{""}}
 	t.Cleanup(func() {
+		if t.Failed() {
+			tr.dump()
+		}
 		tr.restoreModes()
 		os.RemoveAll(root)
 	})
@@ -253,4 +257,23 @@ func join(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
+}
+
+// dump logs the tree, for a failure's message.
+func (tr *fuzzTree) dump() {
+	filepath.WalkDir(tr.root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		line := fmt.Sprintf("%v %d %s", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid, strings.TrimPrefix(p, tr.root))
+		if target, err := os.Readlink(p); err == nil {
+			line += " -> " + target
+		}
+		tr.t.Log(line)
+		return nil
+	})
 }

@@ -14,7 +14,9 @@ import (
 // a check and its use. Every symlink on the way, not only the last one, is
 // followed only when it is owned by root, by the effective uid, or by the
 // owner of the directory holding it (Linux's protected_symlinks rule, applied
-// to every directory). With mkdirs, a missing directory on the way is made
+// to every directory). A link in /proc (a magic link such as
+// /proc/self/fd/N) is checked, then left to the kernel to follow. A path
+// that ends in a slash must name a directory, as in open(2). With mkdirs, a missing directory on the way is made
 // (mode dirPerm) where the walk finds it missing, so a refused link cannot
 // lead it elsewhere either. The final open uses O_NONBLOCK, so that a FIFO
 // without a reader fails (ENXIO) instead of hanging the Writer.
@@ -41,18 +43,14 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 		}
 		last := rest == ""
 		if last && slash { // "name/": as the kernel, name must be a directory
-			if flag&unix.O_CREAT != 0 {
-				return fail(unix.EISDIR) // the kernel's answer, before any lookup
+			if flag&unix.O_CREAT != 0 { // the kernel's answer, before looking name up
+				return fail(lastDirError(dir)) // EISDIR, once dir is one
 			}
 			last = false // open it as a directory; then the empty name fails
 		}
 		if last {
-			fd, err := unix.Openat(dir, name, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
+			fd, err := openLast(dir, name, flag|unix.O_NOFOLLOW, perm)
 			if err == nil {
-				if err := unix.SetNonblock(fd, false); err != nil { // writes block as usual
-					unix.Close(fd)
-					return fail(err)
-				}
 				return os.NewFile(uintptr(fd), path), nil
 			}
 			if err != unix.ELOOP {
@@ -81,24 +79,31 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 		}
 		target, err := readTrustedLink(dir, fd, &st)
 		unix.Close(fd)
-		if err == nil && last && onProcfs(dir) {
-			// A magic link such as /proc/self/fd/1 (where /dev/stdout
-			// leads) names no path: let the kernel follow it.
-			fd, err := unix.Openat(dir, name, flag|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
-			if err != nil {
-				return fail(err)
-			}
-			if err := unix.SetNonblock(fd, false); err != nil {
-				unix.Close(fd)
-				return fail(err)
-			}
-			return os.NewFile(uintptr(fd), path), nil
-		}
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 		if hops++; hops > maxLinkHops {
 			return fail(unix.ELOOP)
+		}
+		if onProcfs(dir) {
+			// A magic link such as /proc/self/fd/1 (where /dev/stdout
+			// leads) names no path but a file held open, which its text
+			// may not lead to (deleted, mounted over, another mount
+			// namespace): let the kernel follow it.
+			if last {
+				fd, err := openLast(dir, name, flag, perm)
+				if err != nil {
+					return fail(err)
+				}
+				return os.NewFile(uintptr(fd), path), nil
+			}
+			fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fail(err)
+			}
+			unix.Close(dir)
+			dir = fd
+			continue
 		}
 		if strings.HasPrefix(target, "/") {
 			root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -129,6 +134,20 @@ func lastDirError(dir int) error {
 		return unix.ENOTDIR
 	}
 	return unix.EISDIR
+}
+
+// openLast opens name in dir with flag, non-blocking (a FIFO without a
+// reader fails, ENXIO), then makes the descriptor blocking for the writes.
+func openLast(dir int, name string, flag int, perm fs.FileMode) (int, error) {
+	fd, err := unix.Openat(dir, name, flag|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // openComponent opens name in dir as a path (O_PATH), without following it.
