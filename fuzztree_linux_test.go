@@ -72,7 +72,7 @@ func decodeTree(t *testing.T, pad string, data []byte, owners bool) (tr *fuzzTre
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := strings.TrimSuffix(pad, strings.Repeat("/p", fuzzPadding)+"/")
+	base := strings.TrimSuffix(pad, strings.Repeat("/p", fuzzPadding))
 	tr = &fuzzTree{t: t, base: base, root: root, dirs: []string{""}}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -123,7 +123,7 @@ func (tr *fuzzTree) created(fd int, before snapshot) string {
 // walk must refuse; then the kernel is not asked.
 func (tr *fuzzTree) check(path string, flag int, mkdirs, owners bool) {
 	t := tr.t
-	refused := owners && refusedByRule(path, false)
+	refused := owners && refusedByRule(path, flag&os.O_CREATE != 0, false)
 	before := tr.snapshot(mkdirs)
 
 	var kerr error
@@ -186,7 +186,7 @@ func (tr *fuzzTree) check(path string, flag int, mkdirs, owners bool) {
 // made only directories and the file it opened.
 func (tr *fuzzTree) checkMkdirs(path string, flag int, kerr error, before snapshot, owners bool) {
 	t := tr.t
-	refused := owners && refusedByRule(path, true)
+	refused := owners && refusedByRule(path, true, true)
 	f, werr := openFile(path, flag, 0o644, true, 0o755)
 	var wst unix.Stat_t
 	if werr == nil {
@@ -273,9 +273,10 @@ func fdPath(fd int) string {
 // last name of the directory it is in), and reports whether it meets a link
 // owned by neither root, the euid, nor the owner of the directory holding
 // it, before the path is resolved or fails. A link is checked before it
-// counts against the hop limit. With mkdirs, a missing directory on the way
-// counts as made (empty).
-func refusedByRule(path string, mkdirs bool) bool {
+// counts against the hop limit. With create, a name followed by nothing but
+// a slash is not looked up (open(2) fails EISDIR). With mkdirs, a missing
+// directory on the way counts as made (empty).
+func refusedByRule(path string, create, mkdirs bool) bool {
 	euid := uint32(os.Geteuid())
 	var cur []string // the directory reached, as names from /
 	todo := strings.Split(path, "/")
@@ -291,11 +292,17 @@ func refusedByRule(path string, mkdirs bool) bool {
 			}
 			continue
 		}
-		last := true
+		last, slash := true, true // nothing but "/" and "." after name; only "/"
 		for _, n := range todo {
 			if n != "" && n != "." {
 				last = false
 			}
+			if n != "" {
+				slash = false
+			}
+		}
+		if create && len(todo) > 0 && slash {
+			return false // "name/" with O_CREAT: EISDIR, name not looked up
 		}
 		dir := "/" + strings.Join(cur, "/")
 		p := filepath.Join(dir, name)
