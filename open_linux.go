@@ -37,14 +37,15 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 	for hops := 0; ; {
 		var name string
 		var slash bool
+		dot := strings.Contains(rest, ".") // when it turns out to be only "/" and "."
 		name, rest, slash = firstComponent(rest)
-		if name == "" { // the path ends in "/." or is "/": dir is the last
-			return fail(lastDirError(dir))
+		if name == "" { // the path ends in "/" or "/.": dir is the last
+			return fail(lastDirError(dir, dot))
 		}
 		last := rest == ""
 		if last && slash { // "name/": as the kernel, name must be a directory
 			if flag&unix.O_CREAT != 0 { // the kernel's answer, before looking name up
-				return fail(lastDirError(dir)) // EISDIR, once dir is one
+				return fail(lastDirError(dir, true)) // EISDIR, once dir is one
 			}
 			last = false // open it as a directory; then the empty name fails
 		}
@@ -122,16 +123,22 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 }
 
 // lastDirError is how open(2) for writing fails on a path that ends in
-// "/." or "/": EISDIR on a directory, ENOTDIR on anything else (dir can be
-// a file's descriptor: openFile goes on from a non-directory and lets the
-// next openat fail).
-func lastDirError(dir int) error {
+// "/", "/." or, with O_CREAT, "name/": ENOTDIR if dir is not a directory
+// (openFile goes on from a non-directory and lets the next openat fail),
+// with lookup EACCES if it may not be searched (the kernel looks "." or
+// name up in it first), else EISDIR.
+func lastDirError(dir int, lookup bool) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(dir, &st); err != nil {
 		return err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return unix.ENOTDIR
+	}
+	if lookup {
+		if err := unix.Faccessat(dir, ".", unix.X_OK, unix.AT_EACCESS); err != nil {
+			return err
+		}
 	}
 	return unix.EISDIR
 }
