@@ -17,9 +17,19 @@ import (
 // into a tree of directories, files, FIFOs and symlinks in a temporary
 // directory and a path into it. openFile must open exactly the file open(2)
 // opens for the same path and flags, create the same file, or fail with the
-// same class of error. The kernel's open is given O_NONBLOCK as the walk
-// always is: a FIFO without a reader then fails (ENXIO) on both sides
-// instead of hanging the kernel's side.
+// same class of error.
+//
+// Where the two are meant to differ, and how the check allows for it:
+//   - The walk always opens with O_NONBLOCK (a FIFO without a reader fails
+//     ENXIO instead of hanging the Writer), so the kernel's open gets it too.
+//   - O_CREATE through a dangling link makes the link's target on both sides
+//     (the fuzzer checks they make the same file); no difference.
+//   - mkdirs has no kernel counterpart: the walk makes a missing directory
+//     where it finds one (also a dangling link's target, where os.MkdirAll
+//     fails EEXIST), so it is checked against open(2) on the tree it leaves,
+//     and its own mkdir may be denied where open(2) finds the name missing.
+//   - A link the rule refuses is checked before it counts against the
+//     40-link limit: the 41st link, if untrusted, is refused, not ELOOP.
 
 // FuzzOpenFile: every entry is owned by the caller, so the symlink rule never
 // refuses and the walk must agree with the kernel on every input.
