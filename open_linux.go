@@ -14,7 +14,9 @@ import (
 // a check and its use. Every symlink on the way, not only the last one, is
 // followed only when it is owned by root, by the effective uid, or by the
 // owner of the directory holding it (Linux's protected_symlinks rule, applied
-// to every directory). With mkdirs, a missing directory on the way is made
+// to every directory). A link in /proc (a magic link such as
+// /proc/self/fd/N) is checked, then left to the kernel to follow. A path
+// that ends in a slash must name a directory, as in open(2). With mkdirs, a missing directory on the way is made
 // (mode dirPerm) where the walk finds it missing, so a refused link cannot
 // lead it elsewhere either. The final open uses O_NONBLOCK, so that a FIFO
 // without a reader fails (ENXIO) instead of hanging the Writer.
@@ -34,18 +36,22 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 	rest := path
 	for hops := 0; ; {
 		var name string
-		name, rest = firstComponent(rest)
-		if name == "" { // the path ends in a slash or is "/"
-			return fail(unix.EISDIR)
+		var slash bool
+		dot := strings.Contains(rest, ".") // when it turns out to be only "/" and "."
+		name, rest, slash = firstComponent(rest)
+		if name == "" { // the path ends in "/" or "/.": dir is the last
+			return fail(lastDirError(dir, dot))
 		}
 		last := rest == ""
+		if last && slash { // "name/": as the kernel, name must be a directory
+			if flag&unix.O_CREAT != 0 { // the kernel's answer, before looking name up
+				return fail(lastDirError(dir, true)) // EISDIR, once dir is one
+			}
+			last = false // open it as a directory; then the empty name fails
+		}
 		if last {
-			fd, err := unix.Openat(dir, name, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
+			fd, err := openLast(dir, name, flag|unix.O_NOFOLLOW, perm)
 			if err == nil {
-				if err := unix.SetNonblock(fd, false); err != nil { // writes block as usual
-					unix.Close(fd)
-					return fail(err)
-				}
 				return os.NewFile(uintptr(fd), path), nil
 			}
 			if err != unix.ELOOP {
@@ -74,24 +80,31 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 		}
 		target, err := readTrustedLink(dir, fd, &st)
 		unix.Close(fd)
-		if err == nil && last && onProcfs(dir) {
-			// A magic link such as /proc/self/fd/1 (where /dev/stdout
-			// leads) names no path: let the kernel follow it.
-			fd, err := unix.Openat(dir, name, flag|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
-			if err != nil {
-				return fail(err)
-			}
-			if err := unix.SetNonblock(fd, false); err != nil {
-				unix.Close(fd)
-				return fail(err)
-			}
-			return os.NewFile(uintptr(fd), path), nil
-		}
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 		if hops++; hops > maxLinkHops {
 			return fail(unix.ELOOP)
+		}
+		if onProcfs(dir) {
+			// A magic link such as /proc/self/fd/1 (where /dev/stdout
+			// leads) names no path but a file held open, which its text
+			// may not lead to (deleted, mounted over, another mount
+			// namespace): let the kernel follow it.
+			if last {
+				fd, err := openLast(dir, name, flag, perm)
+				if err != nil {
+					return fail(err)
+				}
+				return os.NewFile(uintptr(fd), path), nil
+			}
+			fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fail(err)
+			}
+			unix.Close(dir)
+			dir = fd
+			continue
 		}
 		if strings.HasPrefix(target, "/") {
 			root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -101,8 +114,47 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 			unix.Close(dir)
 			dir = root
 		}
-		rest = target + "/" + rest
+		if rest != "" || slash {
+			rest = target + "/" + rest
+		} else {
+			rest = target
+		}
 	}
+}
+
+// lastDirError is how open(2) for writing fails on a path that ends in
+// "/", "/." or, with O_CREAT, "name/": ENOTDIR if dir is not a directory
+// (openFile goes on from a non-directory and lets the next openat fail),
+// with lookup EACCES if it may not be searched (the kernel looks "." or
+// name up in it first), else EISDIR.
+func lastDirError(dir int, lookup bool) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	if lookup {
+		if err := unix.Faccessat(dir, ".", unix.X_OK, unix.AT_EACCESS); err != nil {
+			return err
+		}
+	}
+	return unix.EISDIR
+}
+
+// openLast opens name in dir with flag, non-blocking (a FIFO without a
+// reader fails, ENXIO), then makes the descriptor blocking for the writes.
+func openLast(dir int, name string, flag int, perm fs.FileMode) (int, error) {
+	fd, err := unix.Openat(dir, name, flag|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // openComponent opens name in dir as a path (O_PATH), without following it.
@@ -122,13 +174,14 @@ func onProcfs(fd int) bool {
 }
 
 // firstComponent splits p into its first component and the rest, skipping
-// slashes and "." components.
-func firstComponent(p string) (name, rest string) {
+// slashes and "." components. slash reports that a slash follows name,
+// which matters when nothing else does: "dir/" must name a directory.
+func firstComponent(p string) (name, rest string, slash bool) {
 	for {
 		p = strings.TrimLeft(p, "/")
-		name, rest, _ = strings.Cut(p, "/")
+		name, rest, slash = strings.Cut(p, "/")
 		if name != "." {
-			return name, rest
+			return name, strings.TrimLeft(rest, "/"), slash
 		}
 		p = rest
 	}
