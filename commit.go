@@ -7,7 +7,8 @@ import (
 	"sync/atomic"
 )
 
-// This file is group commit: how concurrent Writes share write(2) calls.
+// This file is group commit (WithGroupCommit): how concurrent Writes share
+// write(2) calls.
 //
 // The goroutine that holds w.wmu writes to the file; it is the leader. A Write
 // that finds wmu taken does not wait for the lock: it queues its record and

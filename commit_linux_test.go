@@ -18,8 +18,25 @@ import (
 	"github.com/watchedfile/watchedfile"
 )
 
-// Group commit: concurrent Writes share writev(2) calls, each returning only
-// once its own record is in the file.
+// Many goroutines writing at once, each way a Writer writes: one write(2)
+// per record in turn, or with group commit, concurrent Writes sharing
+// writev(2) calls, each returning only once its own record is in the file.
+
+// writeModes are the two ways, each tested with the same behaviours.
+var writeModes = []struct {
+	name string
+	opts []watchedfile.Option
+}{
+	{"direct", nil},
+	{"group commit", []watchedfile.Option{watchedfile.WithGroupCommit()}},
+}
+
+func forEachWriteMode(t *testing.T, test func(t *testing.T, opts ...watchedfile.Option)) {
+	t.Helper()
+	for _, m := range writeModes {
+		t.Run(m.name, func(t *testing.T) { test(t, m.opts...) })
+	}
+}
 
 // TestWriteAllocatesNothingParallel: no allocation per record with 64
 // goroutines writing at once either (the queue and the iovecs are reused).
@@ -27,7 +44,11 @@ func TestWriteAllocatesNothingParallel(t *testing.T) {
 	if raceEnabled {
 		t.Skip("under the race detector sync.Pool drops waiters at random; CI runs this test without it")
 	}
-	w := openWriter(t, filepath.Join(t.TempDir(), "app.log"))
+	forEachWriteMode(t, writeAllocatesNothingParallel)
+}
+
+func writeAllocatesNothingParallel(t *testing.T, opts ...watchedfile.Option) {
+	w := openWriter(t, filepath.Join(t.TempDir(), "app.log"), opts...)
 	record := []byte("a log record of a typical length, with a few fields: level=info msg=ok\n")
 	const goroutines, each = 64, 2000
 	write := func() {
@@ -63,9 +84,13 @@ func TestWriteAllocatesNothingParallel(t *testing.T) {
 // file whole; every refused one is absent, but for at most one torn head per
 // cut batch; once space is freed, writing goes on.
 func TestGroupCommitFullDisk(t *testing.T) {
+	forEachWriteMode(t, concurrentWritesFullDisk)
+}
+
+func concurrentWritesFullDisk(t *testing.T, opts ...watchedfile.Option) {
 	dir := mountTmpfs(t, t.TempDir(), "1m")
 	path := filepath.Join(dir, "app.log")
-	w := openWriter(t, path)
+	w := openWriter(t, path, opts...)
 	const goroutines = 64
 	var (
 		mu    sync.Mutex
@@ -129,9 +154,13 @@ func TestGroupCommitAcrossRotations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hundreds of rotations")
 	}
+	forEachWriteMode(t, concurrentWritesAcrossRotations)
+}
+
+func concurrentWritesAcrossRotations(t *testing.T, opts ...watchedfile.Option) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
-	w := openWriter(t, path, watchedfile.WithCreateDelay(time.Millisecond))
+	w := openWriter(t, path, append(opts, watchedfile.WithCreateDelay(time.Millisecond))...)
 	const goroutines, wantReopens = 64, 200
 	var wg sync.WaitGroup
 	stop := make(chan struct{})

@@ -16,11 +16,11 @@
 // # Writing
 //
 // A Write is one record: its bytes go whole to one file, unmixed with other
-// records. A goroutine writing alone makes one write(2) per record, and
-// allocates nothing. When several goroutines write at once, the records that
-// arrive while one write(2) is under way go together in the next writev(2)
-// (group commit); each Write still returns only once its own record is in
-// the file, so a nil error means what it means without it.
+// records, with one write(2), and allocates nothing. With [WithGroupCommit],
+// when several goroutines write at once, the records that arrive while one
+// write(2) is under way go together in the next writev(2); each Write still
+// returns only once its own record is in the file, so a nil error means what
+// it means without it.
 //
 // # Linux
 //

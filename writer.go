@@ -27,9 +27,9 @@ var ErrUnsafeSymlink = errors.New("refusing to follow a symlink owned by another
 // whole, unmixed with other calls' (the file is opened with O_APPEND, and a
 // write the kernel cuts short is completed before any other record is
 // written), and, unbuffered, entirely in one file, never split across a
-// switch of files. Records written at the same moment by several goroutines
-// share write(2) calls (group commit); each Write still returns only once its
-// own record is in the file.
+// switch of files. With [WithGroupCommit], records written at the same moment
+// by several goroutines share write(2) calls; each Write still returns only
+// once its own record is in the file.
 type Writer struct {
 	path string
 	cfg  config
@@ -133,10 +133,10 @@ func Open(path string, opts ...Option) (*Writer, error) {
 }
 
 // Write writes p to the current file as one record and returns the number of
-// bytes written. Alone, it makes one write(2) (more only if the kernel cuts
-// it short: beyond 2 GiB, or at a full disk); with other goroutines writing,
-// the records that arrive while one write(2) is under way go together in
-// the next writev(2). An error (a full disk, an I/O error) is returned
+// bytes written. It makes one write(2) (more only if the kernel cuts it
+// short: beyond 2 GiB, or at a full disk); with [WithGroupCommit] and other
+// goroutines writing, the records that arrive while one write(2) is under
+// way go together in the next writev(2) instead. An error (a full disk, an I/O error) is returned
 // wrapped, and the Writer stays usable: a later Write succeeds once the
 // fault clears. After Close, Write returns an error wrapping [os.ErrClosed].
 //
@@ -152,7 +152,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return w.writeBuffered(p)
 	}
 	if !w.wmu.TryLock() {
-		return w.follow(p)
+		if w.cfg.groupCommit {
+			return w.follow(p)
+		}
+		w.wmu.Lock()
 	}
 	n, err := w.writeLocked(p)
 	w.unlock()

@@ -31,6 +31,7 @@ func strategies() []strategy {
 	return []strategy{
 		rawStrategy(),
 		watchedfileInotifyStrategy(),
+		watchedfileGroupCommitStrategy(),
 		watchedfilePollingStrategy(),
 		statPerWriteStrategy(),
 		python2PortStrategy(),

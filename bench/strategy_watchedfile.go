@@ -21,6 +21,18 @@ func watchedfileInotifyStrategy() strategy {
 	}
 }
 
+// watchedfileGroupCommitStrategy is this library with WithGroupCommit:
+// concurrent Writes share writev(2) calls.
+func watchedfileGroupCommitStrategy() strategy {
+	return strategy{
+		name: "watchedfile-gc",
+		desc: "watchedfile.Open with WithGroupCommit, inotify",
+		open: func(path string) (sink, error) {
+			return watchedfile.Open(path, watchedfile.WithGroupCommit())
+		},
+	}
+}
+
 // watchedfilePollingStrategy is this library polling the path once a second.
 func watchedfilePollingStrategy() strategy {
 	return strategy{
