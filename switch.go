@@ -282,8 +282,7 @@ func (w *Writer) startWatching(f *os.File) {
 	case had:
 		w.lostWatcher(fmt.Errorf("watchedfile: polling until the next switch: %w", err))
 	default:
-		w.watcher.close()
-		w.setWatcher(nil)
+		w.dropWatcher()
 		w.setBackend(BackendPolling, err)
 	}
 }
@@ -295,10 +294,16 @@ func (w *Writer) setWatcher(wt watcher) {
 	w.unlock()
 }
 
+// dropWatcher closes the watcher once no Write can use it.
+func (w *Writer) dropWatcher() {
+	wt := w.watcher
+	w.setWatcher(nil)
+	wt.close()
+}
+
 // lostWatcher makes a Writer that had a watcher poll, and reports why.
 func (w *Writer) lostWatcher(err error) {
-	w.watcher.close()
-	w.setWatcher(nil)
+	w.dropWatcher()
 	w.setBackend(BackendPolling, err)
 	w.rmu.Lock()
 	w.lastErr = err
