@@ -3,6 +3,7 @@ package watchedfile_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -85,7 +86,7 @@ func TestOpenCreatesFileWithMode(t *testing.T) {
 	writeLine(t, w, "hello")
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
-	assert.Equal(t, fs.FileMode(0o640)&^umask(), fi.Mode().Perm())
+	assertPerm(t, fs.FileMode(0o640)&^umask(), fi)
 	assert.Equal(t, "hello\n", readFile(t, path))
 	assert.Equal(t, path, w.Path())
 }
@@ -98,7 +99,7 @@ func TestOpenAppendsToExistingFile(t *testing.T) {
 	assert.Equal(t, "old\nnew\n", readFile(t, path))
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
-	assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm(), "an existing file keeps its mode")
+	assertPerm(t, fs.FileMode(0o600), fi, "an existing file keeps its mode")
 }
 
 func TestOpenBadInput(t *testing.T) {
@@ -131,7 +132,7 @@ func TestMkdirAllCreatesDirectories(t *testing.T) {
 	writeLine(t, w, "x")
 	fi, err := os.Stat(filepath.Dir(path))
 	require.NoError(t, err)
-	assert.Equal(t, fs.FileMode(0o750)&^umask(), fi.Mode().Perm())
+	assertPerm(t, fs.FileMode(0o750)&^umask(), fi)
 }
 
 // TestRotateByRenameCreate is logrotate's create mode: rename the file away,
@@ -177,6 +178,9 @@ func TestDeleteReplacesAtOnceAndReleasesInode(t *testing.T) {
 		w := openWriter(t, path, append(opts, watchedfile.WithCreateDelay(time.Hour))...)
 		writeLine(t, w, "doomed")
 		require.NoError(t, os.Remove(path))
+		if underWine() {
+			t.Skip("wine keeps a deleted open file's name and its handle reports no pending delete: nothing shows the deletion (Windows reports delete pending, or no link left)")
+		}
 		waitReopens(t, w, 1)
 		require.FileExists(t, path)
 		require.Eventually(t, func() bool { return !holdsDeletedFile(t, path) }, waitFor, waitTick,
@@ -195,7 +199,11 @@ func TestRenameOver(t *testing.T) {
 		writeLine(t, w, "one")
 		other := filepath.Join(dir, "other")
 		require.NoError(t, os.WriteFile(other, []byte("other\n"), 0o644))
-		require.NoError(t, os.Rename(other, path))
+		if err := os.Rename(other, path); runtime.GOOS == "windows" && errors.Is(err, fs.ErrPermission) {
+			t.Skipf("a file cannot replace an open one here (wine, or Windows without POSIX rename semantics): %v", err)
+		} else {
+			require.NoError(t, err)
+		}
 		waitReopens(t, w, 1)
 		writeLine(t, w, "two")
 		assert.Equal(t, "other\ntwo\n", readFile(t, path))
@@ -209,11 +217,18 @@ func TestSymlinkRepointed(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "app.log")
 		a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
-		require.NoError(t, os.Symlink(a, path))
+		if err := os.Symlink(a, path); runtime.GOOS == "windows" && err != nil {
+			t.Skipf("no symlinks here (Windows needs a privilege or developer mode): %v", err)
+		} else {
+			require.NoError(t, err)
+		}
 		w := openWriter(t, path, opts...)
 		writeLine(t, w, "to a")
 		require.NoError(t, os.Symlink(b, path+".tmp"))
 		require.NoError(t, os.WriteFile(b, nil, 0o644))
+		if underWine() {
+			t.Skip("wine cannot rename a symlink over another (File not found)")
+		}
 		require.NoError(t, os.Rename(path+".tmp", path)) // ln -sfn
 		waitReopens(t, w, 1)
 		writeLine(t, w, "to b")
@@ -564,6 +579,18 @@ func holdsDeletedFile(t *testing.T, path string) bool {
 		}
 	}
 	return false
+}
+
+// assertPerm checks that fi has the permission bits want. Windows has no
+// Unix mode bits, only a read-only attribute, which Go reports as the
+// absence of every write bit: there only that is checked.
+func assertPerm(t *testing.T, want fs.FileMode, fi fs.FileInfo, msgAndArgs ...any) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		assert.Equal(t, want&0o200 != 0, fi.Mode().Perm()&0o200 != 0, msgAndArgs...)
+		return
+	}
+	assert.Equal(t, want, fi.Mode().Perm(), msgAndArgs...)
 }
 
 func umask() fs.FileMode {
