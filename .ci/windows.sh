@@ -41,9 +41,11 @@ for t in $(tr -d "\r" <"$work/list" | grep -E "^(Test|Example)" || true); do
   if [ "$rc" -ne 0 ]; then
     failed=$((failed + 1)); failures+=("$t")
     echo "FAIL $t (exit $rc)"; tr -d '\r' <"$out" | grep -v '^=== ' | tail -n 30 | sed 's/^/    /'
-  elif tr -d '\r' <"$out" | grep -q -- "^--- SKIP: $t "; then
+  elif tr -d '\r' <"$out" | grep -q -- "--- SKIP: $t[ /]" &&
+    ! tr -d '\r' <"$out" | grep -q -- "--- PASS: $t/"; then
+    # skipped, or every subtest skipped
     skipped=$((skipped + 1))
-    echo "skip $t: $(tr -d '\r' <"$out" | grep -A1 -- "^--- SKIP: $t " | tail -n 1 | sed 's/^ *//')"
+    echo "skip $t: $(tr -d '\r' <"$out" | grep -m1 -E '^ +[a-z_]+\.go:[0-9]+: ' | sed 's/^ *//')"
   else
     passed=$((passed + 1)); echo "ok   $t"
   fi
