@@ -63,17 +63,23 @@ type fileStandardInfo struct {
 // the delete is pending (the name lingers until the last handle closes) or,
 // with POSIX delete semantics, that it has no name left.
 func unlinked(f *os.File) bool {
+	info, err := standardInfo(f)
+	return err == nil && (info.DeletePending || info.NumberOfLinks == 0)
+}
+
+// standardInfo asks the handle of f for its FILE_STANDARD_INFO.
+func standardInfo(f *os.File) (fileStandardInfo, error) {
+	var info fileStandardInfo
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return false
+		return info, err
 	}
-	var info fileStandardInfo
 	cerr := rc.Control(func(fd uintptr) {
 		err = windows.GetFileInformationByHandleEx(windows.Handle(fd), windows.FileStandardInfo,
 			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
 	})
-	if cerr != nil || err != nil {
-		return false
+	if cerr != nil {
+		return info, cerr
 	}
-	return info.DeletePending || info.NumberOfLinks == 0
+	return info, err
 }
