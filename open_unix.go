@@ -26,13 +26,8 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 	}
 	name := path
 	for range maxLinkHops {
-		// O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
-		// hanging the goroutine that holds the Writer's lock.
-		f, err := os.OpenFile(name, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, perm)
+		f, err := openNoFollow(name, flag, perm)
 		if err == nil {
-			if err := blocking(f); err != nil {
-				return nil, err
-			}
 			return f, nil
 		}
 		// O_NOFOLLOW on a symlink fails with ELOOP (EMLINK on FreeBSD).
@@ -80,18 +75,29 @@ func linkDir(name string) string {
 	return name[:strings.LastIndexByte(name, '/')+1]
 }
 
-// blocking clears the O_NONBLOCK that openFile opened with, so writes to a
-// FIFO or a device block as usual (regular files ignore it).
-// On failure it closes f.
-func blocking(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err == nil {
-		cerr := rc.Control(func(fd uintptr) { err = syscall.SetNonblock(int(fd), false) })
-		err = errors.Join(cerr, err)
+// openNoFollow opens name without following a symlink at its last
+// component. It opens with O_NONBLOCK, so that a FIFO without a reader fails
+// (ENXIO) instead of hanging the goroutine that holds the Writer's lock, and
+// clears the flag on the descriptor before os.NewFile sees it: os.File then
+// takes it for blocking and keeps it out of the runtime poller, so writes to
+// a FIFO or a device block as usual and Close never waits on the poller.
+// (os.OpenFile with O_NONBLOCK would register a FIFO with the poller, which
+// a flag cleared behind its back confuses.)
+func openNoFollow(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = syscall.Open(name, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, uint32(perm.Perm()))
+		if err != syscall.EINTR {
+			break
+		}
 	}
 	if err != nil {
-		f.Close()
-		return &fs.PathError{Op: "fcntl", Path: f.Name(), Err: err}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return nil
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		syscall.Close(fd)
+		return nil, &fs.PathError{Op: "fcntl", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
