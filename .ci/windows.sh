@@ -10,6 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 wine=/usr/lib/wine/wine64 wineserver=/usr/lib/wine/wineserver
 if ! command -v x86_64-w64-mingw32-gcc >/dev/null || [ ! -x "$wine" ]; then
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends wine64 gcc-mingw-w64-x86-64 >/dev/null
 fi
 
