@@ -51,5 +51,6 @@ for t in $(tr -d "\r" <"$work/list" | grep -E "^(Test|Example)" || true); do
     passed=$((passed + 1)); echo "ok   $t"
   fi
 done
+echo "windows: ${SECONDS}s in all"
 echo "windows: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
