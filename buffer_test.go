@@ -100,8 +100,8 @@ func TestBufferGoesToFileCurrentAtFlush(t *testing.T) {
 // size and on a short interval while the file rotates, every acknowledged
 // record is found exactly once, whole.
 func TestBufferedManyGoroutinesAcrossRotations(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, opts ...watchedfile.Option) {
-		writeAcrossRotations(t, append(opts, watchedfile.WithBuffer(4<<10, 2*time.Millisecond))...)
+	forEachBackendCase(t, func(t *testing.T, b backend) {
+		writeAcrossRotations(t, b.reopens, append(b.opts, watchedfile.WithBuffer(4<<10, 2*time.Millisecond))...)
 	})
 }
 

@@ -48,7 +48,9 @@
 //
 // The Writer polls: its goroutine stats the path and the open file once per
 // interval (1s; see [WithPolling]). Polling is also available on Linux
-// through [WithPolling].
+// through [WithPolling]. On Windows the file is opened sharing delete as well
+// as read and write (os.OpenFile does not), so that a rotator may rename or
+// delete it while the Writer holds it.
 //
 // # Signals
 //

@@ -1,0 +1,85 @@
+package watchedfile
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// openFile opens path for appending, as os.OpenFile does, but shares it for
+// deletion too: os.OpenFile shares read and write only, so while the Writer
+// holds the file another program's rename or delete of it (any rotator)
+// fails with a sharing violation. With mkdirs, missing directories are made
+// first (mode dirPerm). Symlink ownership is not checked: Windows has no
+// Unix owners.
+func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.FileMode) (*os.File, error) {
+	fail := func(err error) (*os.File, error) {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	if mkdirs {
+		if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
+			return nil, err
+		}
+	}
+	name, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return fail(err)
+	}
+	// FILE_APPEND_DATA without FILE_WRITE_DATA: every write lands at the
+	// end, as O_APPEND does. Attributes for Stat, SYNCHRONIZE for
+	// synchronous I/O.
+	access := uint32(windows.FILE_APPEND_DATA | windows.FILE_READ_ATTRIBUTES |
+		windows.FILE_WRITE_ATTRIBUTES | windows.SYNCHRONIZE)
+	share := uint32(windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE)
+	create := uint32(windows.OPEN_EXISTING)
+	if flag&os.O_CREATE != 0 {
+		create = windows.OPEN_ALWAYS
+	}
+	attrs := uint32(windows.FILE_ATTRIBUTE_NORMAL)
+	if perm&0o200 == 0 { // as syscall.Open: no write bit, a read-only file
+		attrs = windows.FILE_ATTRIBUTE_READONLY
+	}
+	h, err := windows.CreateFile(name, access, share, nil, create, attrs, 0)
+	if err != nil {
+		return fail(err)
+	}
+	return os.NewFile(uintptr(h), path), nil
+}
+
+// fileStandardInfo is FILE_STANDARD_INFO, which x/sys/windows does not
+// declare.
+type fileStandardInfo struct {
+	AllocationSize int64
+	EndOfFile      int64
+	NumberOfLinks  uint32
+	DeletePending  bool
+	Directory      bool
+}
+
+// unlinked reports whether the open file f has been deleted: its handle says
+// the delete is pending (the name lingers until the last handle closes) or,
+// with POSIX delete semantics, that it has no name left.
+func unlinked(f *os.File) bool {
+	info, err := standardInfo(f)
+	return err == nil && (info.DeletePending || info.NumberOfLinks == 0)
+}
+
+// standardInfo asks the handle of f for its FILE_STANDARD_INFO.
+func standardInfo(f *os.File) (fileStandardInfo, error) {
+	var info fileStandardInfo
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return info, err
+	}
+	cerr := rc.Control(func(fd uintptr) {
+		err = windows.GetFileInformationByHandleEx(windows.Handle(fd), windows.FileStandardInfo,
+			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
+	})
+	if cerr != nil {
+		return info, cerr
+	}
+	return info, err
+}
