@@ -448,15 +448,20 @@ func TestManyGoroutinesAcrossRotations(t *testing.T) {
 }
 
 // writeAcrossRotations is TestManyGoroutinesAcrossRotations for a Writer
-// opened with opts, rotated until it has switched wantReopens times; the
-// buffered Writer's test calls it too.
+// opened with opts, written by 16 goroutines and rotated until it has
+// switched wantReopens times; the buffered Writer's test calls it too.
 func writeAcrossRotations(t *testing.T, wantReopens uint64, opts ...watchedfile.Option) {
+	t.Helper()
+	writeAcrossRotationsBy(t, 16, wantReopens, opts...)
+}
+
+// writeAcrossRotationsBy is writeAcrossRotations with goroutines writing.
+func writeAcrossRotationsBy(t *testing.T, goroutines int, wantReopens uint64, opts ...watchedfile.Option) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	w := openWriter(t, path, append(opts, watchedfile.WithCreateDelay(5*time.Millisecond))...)
 	// Writers write until the rotator has seen enough switches.
-	const goroutines = 16
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	// A require below ends the test: stop the writers first, so that
@@ -488,7 +493,7 @@ func writeAcrossRotations(t *testing.T, wantReopens uint64, opts ...watchedfile.
 	rotations := 0
 	ticker := time.NewTicker(3 * time.Millisecond)
 	defer ticker.Stop()
-	deadline := time.Now().Add(waitFor)
+	deadline := time.Now().Add(waitFor * time.Duration(max(1, wantReopens/12)))
 	for w.Stats().Reopens < wantReopens {
 		require.True(t, time.Now().Before(deadline), "only %d reopens in %v: %+v", w.Stats().Reopens, waitFor, w.Stats())
 		<-ticker.C
