@@ -163,12 +163,12 @@ type integFSScenario struct {
 }
 
 var integFSScenarios = []integFSScenario{
-	{"logrotate create", func(t *testing.T, fsName, dir string) { integFSLogrotate(t, fsName, dir, "plain.conf", 0) }},
+	{"logrotate create", func(t *testing.T, fsName, dir string) { integFSLogrotate(t, fsName, dir, "create", "plain.conf", 0) }},
 	{"logrotate create+compress+delaycompress", func(t *testing.T, fsName, dir string) {
-		integFSLogrotate(t, fsName, dir, "delaycompress.conf", 0)
+		integFSLogrotate(t, fsName, dir, "create+compress+delaycompress", "delaycompress.conf", 0)
 	}},
 	{"logrotate copytruncate", func(t *testing.T, fsName, dir string) {
-		integFSLogrotate(t, fsName, dir, "copytruncate.conf", 100*time.Millisecond)
+		integFSLogrotate(t, fsName, dir, "copytruncate", "copytruncate.conf", 100*time.Millisecond)
 	}},
 	{"rm", integFSRemove},
 	{"rename-over", integFSRenameOver},
@@ -203,7 +203,7 @@ func TestIntegrationFS(t *testing.T) {
 
 // integFSLogrotate runs logrotate with conf a few times while the writer
 // writes; lossOK is the window copytruncate inherently loses records in.
-func integFSLogrotate(t *testing.T, fsName, dir, conf string, lossOK time.Duration) {
+func integFSLogrotate(t *testing.T, fsName, dir, mode, conf string, lossOK time.Duration) {
 	start := time.Now()
 	const n = 4
 	log := filepath.Join(dir, "log", "app.log")
@@ -215,7 +215,7 @@ func integFSLogrotate(t *testing.T, fsName, dir, conf string, lossOK time.Durati
 	p.waitAcked(50)
 	res := p.stop()
 	c := integTally(t, res, nil, dir)
-	integFSReport(t, fsName, "logrotate "+strings.TrimSuffix(conf, ".conf"), res, c, start) // plain: create
+	integFSReport(t, fsName, "logrotate "+mode, res, c, start)
 	if lossOK == 0 {
 		if res.Stats.Writers[0].Reopens < n {
 			t.Errorf("the writer switched %d times in %d rotations", res.Stats.Writers[0].Reopens, n)
@@ -228,6 +228,7 @@ func integFSLogrotate(t *testing.T, fsName, dir, conf string, lossOK time.Durati
 	rate := float64(c.Acked) / time.Since(start).Seconds()
 	bound := int(n * rate * lossOK.Seconds())
 	tails := integUnterminatedFiles(t, dir)
+	t.Logf("lost %d records in %d rotations (bound %d: the records written between copy and truncation)", c.Lost, n, bound)
 	if c.Lost > bound || c.Duplicated != 0 || c.Torn > tails || c.Acked == 0 {
 		t.Errorf("want at most %d lost, none duplicated, and no torn line but the unterminated ends of %d files: %v",
 			bound, tails, c)
