@@ -194,6 +194,12 @@ func TestIntegrationFS(t *testing.T) {
 					if err := os.MkdirAll(filepath.Join(dir, "log"), 0o755); err != nil {
 						t.Fatal(err)
 					}
+					if fsys.name == "overlayfs" && sc.name != "directory renamed" {
+						// The writer opens the image's file: a copy-up.
+						if _, err := os.Stat(filepath.Join(dir, "log", "app.log")); err != nil {
+							t.Fatalf("the lower layer's log is not in the overlay: %v", err)
+						}
+					}
 					sc.run(t, fsys.name, dir)
 				})
 			}
