@@ -91,10 +91,12 @@ type integWriterConfig struct {
 	Poll        time.Duration // WithPolling, if set
 	CreateDelay time.Duration // WithCreateDelay, if HasCreateDelay
 	HasCreate   bool
-	Nofile      int  // RLIMIT_NOFILE, if set
-	MkdirAll    bool // WithMkdirAll
-	Uid         int  // run as this uid (and gid), if set
-	IDBase      int  // first writer goroutine id: another process on the same log uses those below
+	Nofile      int           // RLIMIT_NOFILE, if set
+	MkdirAll    bool          // WithMkdirAll
+	Uid         int           // run as this uid (and gid), if set
+	IDBase      int           // first writer goroutine id: another process on the same log uses those below
+	Check       time.Duration // WithCheckInterval, if set
+	Unshare     uintptr       // namespaces the writer process unshares (CLONE_NEWNS: mounts of its own)
 }
 
 // integProc is a running writer process.
@@ -149,8 +151,12 @@ func integStartWriter(t *testing.T, cfg integWriterConfig) *integProc {
 	if cfg.IDBase > 0 {
 		set("INTEG_ID_BASE", cfg.IDBase)
 	}
+	if cfg.Check > 0 {
+		set("INTEG_CHECK", cfg.Check)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: cfg.Unshare}
 	if cfg.Uid != 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(cfg.Uid), Gid: uint32(cfg.Uid)}}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(cfg.Uid), Gid: uint32(cfg.Uid)}
 	}
 	cmd.Stderr = &integTWriter{t: t}
 	stdin, err := cmd.StdinPipe()
