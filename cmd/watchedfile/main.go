@@ -68,7 +68,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	w, err := watchedfile.Open(cfg.out, opts...)
 	if err != nil {
-		fmt.Fprintf(stderr, "watchedfile: %v\n", err)
+		fmt.Fprintln(stderr, err) // the package's errors say "watchedfile:"
 		return 1
 	}
 	p := newPump(w, cfg.maxLine, cfg.maxBuffer, rep)
@@ -87,13 +87,13 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	stopStats()
 	if err != nil {
-		fmt.Fprintf(stderr, "watchedfile: %v\n", err)
+		fmt.Fprintln(stderr, err)
 		if status == 0 {
 			status = 1
 		}
 	}
 	if err := w.Close(); err != nil {
-		fmt.Fprintf(stderr, "watchedfile: %v\n", err)
+		fmt.Fprintln(stderr, err)
 		if status == 0 {
 			status = 1
 		}

@@ -81,7 +81,7 @@ func (p *pump) readLoop(r io.Reader) error {
 			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
-			return err
+			return errorf("read: %w", err)
 		}
 	}
 }
@@ -94,7 +94,7 @@ func (p *pump) queueLines(b []byte) int {
 		p.enqueueCut(b[:i+1])
 		start = i + 1
 	}
-	for len(b)-start >= p.maxLine { // an incomplete line already too long
+	for len(b)-start > p.maxLine { // an incomplete line already too long
 		p.enqueue(append(append([]byte(nil), b[start:start+p.maxLine]...), cutMark...))
 		start += p.maxLine
 	}
