@@ -55,7 +55,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	opts := []watchedfile.Option{
 		watchedfile.WithMode(cfg.mode),
 		watchedfile.WithCreateDelay(cfg.createDelay),
-		watchedfile.WithErrorHandler(func(err error) { rep.report("error", "%v", err) }),
+		watchedfile.WithErrorHandler(func(err error) { rep.report("error", "%s", errText(err)) }),
 	}
 	if cfg.mkdir != 0 {
 		opts = append(opts, watchedfile.WithMkdirAll(cfg.mkdir))

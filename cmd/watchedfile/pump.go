@@ -138,7 +138,7 @@ func (p *pump) enqueue(lines []byte) {
 		drop := uint64(bytes.Count(lines[keep:], []byte{'\n'}))
 		p.dropped += drop
 		p.lost += drop
-		p.rep.report("dropped", "buffer full (%d bytes): dropped %d lines, %d in all", p.maxBuffer, drop, p.dropped)
+		p.rep.report("dropped", "buffer of %d bytes full: dropped %d lines (%d in all)", p.maxBuffer, drop, p.dropped)
 		lines = lines[:keep]
 	}
 	if len(lines) == 0 {
@@ -183,7 +183,7 @@ func (p *pump) writeLoop() error {
 			if err == nil {
 				continue
 			}
-			p.rep.report("write", "write failed, retrying (input still read, up to %d bytes kept): %v", p.maxBuffer, err)
+			p.rep.report("write", "write failed, retrying (input still read, up to %d bytes kept): %s", p.maxBuffer, errText(err))
 			if eof {
 				if eofAt.IsZero() {
 					eofAt = time.Now()

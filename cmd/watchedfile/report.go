@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -51,4 +52,10 @@ func (r *reporter) always(format string, args ...any) {
 
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("watchedfile: "+format, args...)
+}
+
+// errText is err's text without the package's "watchedfile: " prefix, for
+// lines that already start with it.
+func errText(err error) string {
+	return strings.TrimPrefix(err.Error(), "watchedfile: ")
 }
