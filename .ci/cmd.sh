@@ -5,6 +5,7 @@
 # `go test -race -count=1 ./...` with CI=true.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
 apt-get install -y -qq python3 python3-django gunicorn logrotate gzip apache2-utils passwd >/dev/null
 /usr/bin/python3 -c 'import django, gunicorn' # the test uses this python, not whatever is first on PATH
 # The unprivileged user the service runs as (the test also makes it if missing).
