@@ -235,4 +235,3 @@ func TestMeasureRotation(t *testing.T) {
 			c.name, sent.Load(), where["app.log"], where["rotated"], lost, dup, torn, errs, firstErr)
 	}
 }
-

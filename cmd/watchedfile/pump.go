@@ -15,9 +15,9 @@ const cutMark = " [watchedfile: line cut]\n"
 
 // pump copies whole lines from a reader to a writer. One goroutine reads and
 // queues complete lines; another writes everything queued with one Write, so
-// a Write never holds part of a line and the reader is never held up by a
-// slow or failing disk: past maxBuffer bytes waiting, whole lines are dropped
-// and counted.
+// a Write never holds part of a line. A disk slower than the input slows the
+// input (maxBuffer bytes wait at most); a disk that fails never holds it up:
+// while writes fail, whole lines past maxBuffer are dropped and counted.
 type pump struct {
 	dst       io.Writer
 	tee       io.Writer // nil: no copy to stdout
@@ -30,7 +30,9 @@ type pump struct {
 	drainFor time.Duration
 
 	mu      sync.Mutex
-	cond    *sync.Cond
+	cond    *sync.Cond // signalled when lines are queued or at EOF
+	room    *sync.Cond // broadcast when the writer frees room or starts failing
+	failing bool       // the last write failed
 	queue   []byte // complete lines waiting for the writer
 	held    int    // bytes the writer took but has not written yet
 	eof     bool
@@ -42,6 +44,7 @@ func newPump(dst io.Writer, maxLine, maxBuffer int, rep *reporter) *pump {
 	p := &pump{dst: dst, maxLine: maxLine, maxBuffer: maxBuffer, rep: rep,
 		retryMin: 10 * time.Millisecond, retryMax: time.Second, drainFor: 10 * time.Second}
 	p.cond = sync.NewCond(&p.mu)
+	p.room = sync.NewCond(&p.mu)
 	return p
 }
 
@@ -121,31 +124,37 @@ func (p *pump) enqueueCut(lines []byte) {
 	p.enqueue(out)
 }
 
-// enqueue appends complete lines to the queue, dropping whole lines that do
-// not fit in maxBuffer.
+// enqueue appends complete lines to the queue. While the writer is healthy
+// and the queue is full it waits for room (a slower disk slows the input, as
+// a pipe would); while writes fail it drops the whole lines that do not fit
+// in maxBuffer, so that the input is never stalled by a broken disk.
 func (p *pump) enqueue(lines []byte) {
 	if p.tee != nil {
 		p.tee.Write(lines) // best effort: stdout is a copy
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	room := p.maxBuffer - len(p.queue) - p.held
-	if len(lines) > room {
-		keep := 0
-		if room > 0 {
-			keep = bytes.LastIndexByte(lines[:room], '\n') + 1
+	for len(lines) > 0 {
+		room := p.maxBuffer - len(p.queue) - p.held
+		keep := len(lines)
+		if keep > room {
+			keep = bytes.LastIndexByte(lines[:max(room, 0)], '\n') + 1
 		}
-		drop := uint64(bytes.Count(lines[keep:], []byte{'\n'}))
-		p.dropped += drop
-		p.lost += drop
-		p.rep.report("dropped", "buffer of %d bytes full: dropped %d lines (%d in all)", p.maxBuffer, drop, p.dropped)
-		lines = lines[:keep]
+		if keep > 0 {
+			p.queue = append(p.queue, lines[:keep]...)
+			lines = lines[keep:]
+			p.cond.Signal()
+			continue
+		}
+		if p.failing {
+			drop := uint64(bytes.Count(lines, []byte{'\n'}))
+			p.dropped += drop
+			p.lost += drop
+			p.rep.report("dropped", "buffer of %d bytes full: dropped %d lines (%d in all)", p.maxBuffer, drop, p.dropped)
+			return
+		}
+		p.room.Wait()
 	}
-	if len(lines) == 0 {
-		return
-	}
-	p.queue = append(p.queue, lines...)
-	p.cond.Signal()
 }
 
 // writeLoop writes whatever is queued with one Write, retrying a failed
@@ -178,7 +187,9 @@ func (p *pump) writeLoop() error {
 			batch = batch[n:]
 			p.mu.Lock()
 			p.held = len(batch)
+			p.failing = err != nil
 			eof = p.eof
+			p.room.Broadcast()
 			p.mu.Unlock()
 			if err == nil {
 				continue
@@ -207,6 +218,7 @@ func (p *pump) giveUp(batch []byte, err error) error {
 	p.lost += n
 	p.held = 0
 	p.queue = nil
+	p.room.Broadcast()
 	return errorf("gave up writing %d lines at the end: %w", n, err)
 }
 

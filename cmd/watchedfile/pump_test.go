@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math/rand"
 	"strings"
@@ -212,4 +213,27 @@ func TestReporterRateLimits(t *testing.T) {
 	now = now.Add(time.Second)
 	r.report("k", "four")
 	require.Equal(t, "watchedfile: one\nwatchedfile: x\nwatchedfile: four (2 more like it not shown)\n", out.String())
+}
+
+// slowSink takes a while per Write, as a slow disk does.
+type slowSink struct{ sink }
+
+func (s *slowSink) Write(p []byte) (int, error) {
+	time.Sleep(200 * time.Microsecond)
+	return s.sink.Write(p)
+}
+
+// A disk that is slower than the input but works loses nothing: the input
+// waits for room in the buffer; lines are dropped only while writes fail.
+func TestSlowDiskLosesNothing(t *testing.T) {
+	var in strings.Builder
+	for i := range 50000 {
+		fmt.Fprintf(&in, "line %d\n", i)
+	}
+	var s slowSink
+	p := newTestPump(&s, 100, 1000)
+	require.NoError(t, p.run(strings.NewReader(in.String())))
+	require.Zero(t, p.lostLines())
+	require.Equal(t, in.String(), s.data())
+	s.wholeLines(t)
 }
