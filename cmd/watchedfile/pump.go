@@ -33,8 +33,8 @@ type pump struct {
 	cond    *sync.Cond // signalled when lines are queued or at EOF
 	room    *sync.Cond // broadcast when the writer frees room or starts failing
 	failing bool       // the last write failed
-	queue   []byte // complete lines waiting for the writer
-	held    int    // bytes the writer took but has not written yet
+	queue   []byte     // complete lines waiting for the writer
+	held    int        // bytes the writer took but has not written yet
 	eof     bool
 	dropped uint64 // lines dropped because the buffer was full
 	lost    uint64 // lines never written (dropped, or left at the end)
