@@ -64,7 +64,12 @@ func TestDiskFullTmpfs(t *testing.T) {
 		t.Fatal("input blocked while the disk is full")
 	}
 
+	fi, err := os.Stat(log)
+	require.NoError(t, err)
 	require.NoError(t, os.Remove(filepath.Join(dir, "filler")))
+	// The next retry (within a second) writes what was kept.
+	require.Eventually(t, func() bool { now, err := os.Stat(log); return err == nil && now.Size() > fi.Size() },
+		5*time.Second, time.Millisecond)
 	_, err = io.WriteString(in, "after\n")
 	require.NoError(t, err)
 	require.NoError(t, in.Close())
