@@ -85,13 +85,16 @@ func TestMeasureThroughput(t *testing.T) {
 				o, err := os.Create(out)
 				require.NoError(t, err)
 				dst.Stdout = o
-				defer o.Close()
+				defer o.Close() // the file is removed: close it now too, or a tmpfs fills
 			}
 			start := time.Now()
 			require.NoError(t, src.Start())
 			require.NoError(t, dst.Run())
 			require.NoError(t, src.Wait())
 			wall := time.Since(start)
+			if f, ok := dst.Stdout.(*os.File); ok {
+				f.Close()
+			}
 			fi, err := os.Stat(out)
 			require.NoError(t, err)
 			require.Equal(t, int64(((1<<30)/100)*100), fi.Size())
