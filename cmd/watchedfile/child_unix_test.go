@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -44,7 +45,7 @@ func TestChildSignalsPassedOn(t *testing.T) {
 			log := filepath.Join(t.TempDir(), "app.log")
 			name := strings.TrimPrefix(sigName(sig), "SIG")
 			script := "trap 'echo got " + name + "; exit 7' " + name + "; echo ready; while :; do sleep 0.01; done"
-			cmd := command(t, "-tee", "-o", log, "--", "sh", "-c", script)
+			cmd := groupCommand(t, "-tee", "-o", log, "--", "sh", "-c", script)
 			out, err := cmd.StdoutPipe()
 			require.NoError(t, err)
 			require.NoError(t, cmd.Start())
@@ -53,7 +54,7 @@ func TestChildSignalsPassedOn(t *testing.T) {
 			require.Equal(t, "ready\n", line)
 			require.NoError(t, cmd.Process.Signal(sig))
 			go io.Copy(io.Discard, out)
-			require.Equal(t, 7, exitCode(t, cmd.Wait()))
+			require.Equal(t, 7, waitExit(t, cmd))
 			b, err := os.ReadFile(log)
 			require.NoError(t, err)
 			require.Equal(t, "ready\ngot "+name+"\n", string(b))
@@ -61,7 +62,7 @@ func TestChildSignalsPassedOn(t *testing.T) {
 	}
 	t.Run("untrapped SIGTERM", func(t *testing.T) {
 		log := filepath.Join(t.TempDir(), "app.log")
-		cmd := command(t, "-tee", "-o", log, "--", "sh", "-c", "echo ready; exec sleep 60")
+		cmd := groupCommand(t, "-tee", "-o", log, "--", "sh", "-c", "echo ready; exec sleep 60")
 		out, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
@@ -70,7 +71,7 @@ func TestChildSignalsPassedOn(t *testing.T) {
 		start := time.Now()
 		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 		go io.Copy(io.Discard, out)
-		require.Equal(t, 128+15, exitCode(t, cmd.Wait()))
+		require.Equal(t, 128+15, waitExit(t, cmd))
 		require.Less(t, time.Since(start), 5*time.Second)
 	})
 }
@@ -83,7 +84,7 @@ func sigName(s syscall.Signal) string {
 // the pipe are written.
 func TestStdinSurvivesSIGTERMUntilEOF(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "app.log")
-	cmd := command(t, log)
+	cmd := groupCommand(t, log)
 	in, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -94,8 +95,32 @@ func TestStdinSurvivesSIGTERMUntilEOF(t *testing.T) {
 	_, err = io.WriteString(in, "after\n")
 	require.NoError(t, err)
 	require.NoError(t, in.Close())
-	require.NoError(t, cmd.Wait())
+	require.Zero(t, waitExit(t, cmd))
 	b, err := os.ReadFile(log)
 	require.NoError(t, err)
 	require.Equal(t, "before\nafter\n", string(b))
+}
+
+// waitExit waits for cmd, started by groupCommand, at most 10s (then kills
+// its process group and fails) and returns its exit status.
+func waitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return exitCode(t, err)
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // and the command it ran
+		<-done
+		t.Fatal("the command did not exit within 10s")
+		return -1
+	}
+}
+
+// groupCommand is command in a process group of its own, for waitExit.
+func groupCommand(t *testing.T, args ...string) *exec.Cmd {
+	cmd := command(t, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
 }
