@@ -150,15 +150,16 @@ func runStory(t *testing.T, s story) result {
 		cmd.Env = []string{"LOG_MODE=watched", "LOG_FILE=" + log, "PYTHONDONTWRITEBYTECODE=1", "PATH=/usr/bin:/bin"}
 	}
 	cmd.Stdout = stderr
-	cmd.Stderr = stderr // Python's "--- Logging error ---" reports land here
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: s.uid, Gid: s.gid, Groups: []uint32{}}}
+	cmd.Stderr = stderr                                   // Python's "--- Logging error ---" reports land here
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, // cleanup kills gunicorn too
+		Credential: &syscall.Credential{Uid: s.uid, Gid: s.gid, Groups: []uint32{}}}
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
-			cmd.Process.Kill()
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
 		}
 	})
