@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/watchedfile/watchedfile"
+)
+
+// forwarded are the signals passed on to the command.
+var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP}
+
+// linger is how long output is still read after the command exits, for
+// processes it left behind that hold the pipe open.
+const linger = 2 * time.Second
+
+// runChild runs args with stdout and stderr into the pump, passes on the
+// forwarded signals, and returns the command's exit status, or 128+signal
+// when a signal ended it.
+func runChild(args []string, stdin io.Reader, p *pump, rep *reporter) (int, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 1, errorf("pipe: %w", err)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin = stdin
+	cmd.Stdout = pw
+	cmd.Stderr = pw
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		pr.Close()
+		return 127, errorf("start %s: %w", args[0], err)
+	}
+	pw.Close()
+	pumped := make(chan error, 1)
+	go func() { pumped <- p.run(pr) }()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var werr error
+loop:
+	for {
+		select {
+		case s := <-sigs:
+			if err := cmd.Process.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				rep.report("signal", "passing on %v: %v", s, err)
+			}
+		case werr = <-waited:
+			break loop
+		}
+	}
+	// Children of the command may still hold the pipe: read until EOF, or
+	// for linger at most.
+	pr.SetReadDeadline(time.Now().Add(linger))
+	perr := <-pumped
+	pr.Close()
+	return exitStatus(cmd, werr), perr
+}
+
+// exitStatus is the command's exit status, or 128+signal.
+func exitStatus(cmd *exec.Cmd, err error) int {
+	if cmd.ProcessState == nil {
+		if err != nil {
+			return 1
+		}
+		return 0
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+// handleSignals, reading stdin: SIGHUP reopens the file (for a postrotate
+// that signals); SIGTERM and SIGINT are ignored, so that lines still in the
+// pipe are written when the service before it in the pipeline stops: the
+// command ends at EOF.
+func handleSignals(w *watchedfile.Writer, rep *reporter) (stop func()) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-sigs:
+				if s == syscall.SIGHUP {
+					if err := w.Reopen(); err != nil {
+						rep.report("reopen", "reopen on SIGHUP: %v", err)
+					}
+				}
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
+}

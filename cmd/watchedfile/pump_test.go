@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// sink records every Write; it fails with ENOSPC while full is set.
+type sink struct {
+	mu     sync.Mutex
+	writes [][]byte
+	full   bool
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.full {
+		return 0, syscall.ENOSPC
+	}
+	s.writes = append(s.writes, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+func (s *sink) setFull(full bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.full = full
+}
+
+func (s *sink) data() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(bytes.Join(s.writes, nil))
+}
+
+// wholeLines fails unless every Write holds whole lines only.
+func (s *sink) wholeLines(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, w := range s.writes {
+		require.NotEmpty(t, w)
+		require.Equal(t, byte('\n'), w[len(w)-1], "write %d does not end a line: %q", i, w)
+	}
+}
+
+// chunky returns the input in reads of random sizes, as a pipe might.
+type chunky struct {
+	data []byte
+	rnd  *rand.Rand
+	n    int // reads made
+}
+
+func (c *chunky) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	c.n++
+	k := min(1+c.rnd.Intn(300), len(p), len(c.data))
+	copy(p, c.data[:k])
+	c.data = c.data[k:]
+	return k, nil
+}
+
+func newTestPump(dst io.Writer, maxLine, maxBuffer int) *pump {
+	p := newPump(dst, maxLine, maxBuffer, newReporter(io.Discard, time.Second))
+	p.retryMin, p.retryMax = time.Millisecond, 5*time.Millisecond
+	return p
+}
+
+func TestLines(t *testing.T) {
+	cut := cutMark
+	for _, tc := range []struct{ name, in, want string }{
+		{"complete lines", "a\nbb\n", "a\nbb\n"},
+		{"no final newline", "a\nlast", "a\nlast\n"},
+		{"only an unterminated line", "x", "x\n"},
+		{"empty input", "", ""},
+		{"empty lines", "\n\n", "\n\n"},
+		{"line of exactly max-line", "0123456789\n", "0123456789\n"},
+		{"long line cut and marked", "0123456789abcdef\n", "0123456789" + cut + "abcdef\n"},
+		{"very long line cut twice", "0123456789abcdefghijKL\nz\n", "0123456789" + cut + "abcdefghij" + cut + "KL\nz\n"},
+		{"long line without newline", "0123456789abc", "0123456789" + cut + "abc\n"},
+		{"binary bytes", "\x00\xff\x01\r\x1b[0m\n\xc3\x28\n", "\x00\xff\x01\r\x1b[0m\n\xc3\x28\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Whole, a byte at a time and in random pieces: the same result.
+			for _, r := range []io.Reader{
+				strings.NewReader(tc.in),
+				&chunky{data: []byte(tc.in), rnd: rand.New(rand.NewSource(1))},
+				oneByte{strings.NewReader(tc.in)},
+			} {
+				var s sink
+				require.NoError(t, newTestPump(&s, 10, 1<<20).run(r))
+				require.Equal(t, tc.want, s.data())
+				s.wholeLines(t)
+			}
+		})
+	}
+}
+
+type oneByte struct{ r io.Reader }
+
+func (o oneByte) Read(p []byte) (int, error) { return o.r.Read(p[:min(1, len(p))]) }
+
+// A burst: every line arrives, in order, each Write holds whole lines, and
+// lines that arrive together go out together (fewer writes than reads).
+func TestBurstWholeLinesFewWrites(t *testing.T) {
+	var in strings.Builder
+	for i := range 20000 {
+		in.WriteString(strings.Repeat("x", i%150))
+		in.WriteString("\n")
+	}
+	r := &chunky{data: []byte(in.String()), rnd: rand.New(rand.NewSource(2))}
+	var s sink
+	require.NoError(t, newTestPump(&s, 64<<10, 4<<20).run(r))
+	require.Equal(t, in.String(), s.data())
+	s.wholeLines(t)
+	require.Less(t, len(s.writes), r.n, "one write per read at most")
+}
+
+// A slow trickle: each line is written as soon as it is complete, without
+// waiting for more input or a timer.
+func TestTrickleWrittenAtOnce(t *testing.T) {
+	pr, pw := io.Pipe()
+	var s sink
+	p := newTestPump(&s, 64<<10, 1<<20)
+	done := make(chan error, 1)
+	go func() { done <- p.run(pr) }()
+	want := ""
+	for i := range 5 {
+		line := strings.Repeat("t", i+1) + "\n"
+		_, err := pw.Write([]byte(line[:1])) // half a line: not written
+		require.NoError(t, err)
+		_, err = pw.Write([]byte(line[1:]))
+		require.NoError(t, err)
+		want += line
+		require.Eventually(t, func() bool { return s.data() == want }, 2*time.Second, time.Millisecond)
+	}
+	require.NoError(t, pw.Close())
+	require.NoError(t, <-done)
+	s.wholeLines(t)
+}
+
+// A full disk: input is still read (never blocked), at most maxBuffer is
+// kept, the rest is dropped as whole lines and counted; once the disk has
+// room again what was kept is written.
+func TestFullDiskKeepsReadingDropsWholeLines(t *testing.T) {
+	var s sink
+	s.setFull(true)
+	p := newTestPump(&s, 100, 1000)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- p.run(pr) }()
+	const lines = 500
+	var all strings.Builder
+	for i := range lines {
+		line := strings.Repeat("d", i%40) + "\n"
+		all.WriteString(line)
+		_, err := pw.Write([]byte(line)) // returns once read: input never blocks
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return p.lostLines() > 0 }, 2*time.Second, time.Millisecond)
+	s.setFull(false)
+	require.NoError(t, pw.Close())
+	require.NoError(t, <-done)
+	s.wholeLines(t)
+	got := s.data()
+	require.LessOrEqual(t, len(got), 1000, "more kept than -max-buffer")
+	require.Equal(t, uint64(lines), uint64(strings.Count(got, "\n"))+p.lostLines())
+	// What is kept is whole lines, in order: a subsequence of the input.
+	rest := strings.SplitAfter(all.String(), "\n")
+	for _, line := range strings.SplitAfter(got, "\n")[:strings.Count(got, "\n")] {
+		for len(rest) > 0 && rest[0] != line {
+			rest = rest[1:]
+		}
+		require.NotEmpty(t, rest, "line %q kept out of order or torn", line)
+		rest = rest[1:]
+	}
+}
+
+// At EOF with a disk that stays full, the command gives up after drainFor
+// and says how many lines it lost.
+func TestFullDiskAtEOFGivesUp(t *testing.T) {
+	var s sink
+	s.setFull(true)
+	p := newTestPump(&s, 100, 1000)
+	p.drainFor = 20 * time.Millisecond
+	err := p.run(strings.NewReader("a\nb\nc"))
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.ErrorContains(t, err, "gave up writing 3 lines")
+	require.Equal(t, uint64(3), p.lostLines())
+}
+
+func TestReporterRateLimits(t *testing.T) {
+	var out bytes.Buffer
+	r := newReporter(&out, time.Second)
+	now := time.Unix(0, 0)
+	r.now = func() time.Time { return now }
+	r.report("k", "one")
+	r.report("k", "two")
+	r.report("k", "three")
+	r.report("other", "x")
+	now = now.Add(time.Second)
+	r.report("k", "four")
+	require.Equal(t, "watchedfile: one\nwatchedfile: x\nwatchedfile: four (2 more like it not shown)\n", out.String())
+}
+
+// slowSink takes a while per Write, as a slow disk does.
+type slowSink struct{ sink }
+
+func (s *slowSink) Write(p []byte) (int, error) {
+	time.Sleep(200 * time.Microsecond)
+	return s.sink.Write(p)
+}
+
+// A disk that is slower than the input but works loses nothing: the input
+// waits for room in the buffer; lines are dropped only while writes fail.
+func TestSlowDiskLosesNothing(t *testing.T) {
+	var in strings.Builder
+	for i := range 50000 {
+		fmt.Fprintf(&in, "line %d\n", i)
+	}
+	var s slowSink
+	p := newTestPump(&s, 100, 1000)
+	require.NoError(t, p.run(strings.NewReader(in.String())))
+	require.Zero(t, p.lostLines())
+	require.Equal(t, in.String(), s.data())
+	s.wholeLines(t)
+}
