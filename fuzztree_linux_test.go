@@ -50,14 +50,42 @@ type fuzzTree struct {
 	files []string // regular files, relative to root
 }
 
+// fuzzEnv is what the inputs of one fuzz target share: the padding, and the
+// names in / when it began.
+type fuzzEnv struct {
+	pad string          // the directory trees are made in
+	top map[string]bool // the entries of /
+}
+
 // fuzzPad makes the padding once per fuzz target (in each fuzzing
-// process), below f.TempDir(), and returns the directory trees are made in.
-func fuzzPad(f *testing.F) string {
+// process), below f.TempDir().
+func fuzzPad(f *testing.F) *fuzzEnv {
 	pad := filepath.Join(f.TempDir(), strings.Repeat("p/", fuzzPadding))
 	if err := os.MkdirAll(pad, 0o755); err != nil {
 		f.Fatal(err)
 	}
-	return pad
+	return &fuzzEnv{pad: pad, top: topNames()}
+}
+
+func topNames() map[string]bool {
+	top := map[string]bool{}
+	entries, _ := os.ReadDir("/")
+	for _, e := range entries {
+		top[e.Name()] = true
+	}
+	return top
+}
+
+// checkEscapes fails if / has an entry with a name the inputs use that it
+// did not have: made by a path that got out of the tree (a harness bug).
+func (env *fuzzEnv) checkEscapes(t *testing.T) {
+	for name := range topNames() {
+		fuzzed := len(name) == 1 && strings.Contains(fuzzNames, name) ||
+			strings.HasPrefix(name, "z") && strings.Trim(name[1:], "0123456789") == "" && len(name) > 1
+		if fuzzed && !env.top[name] {
+			t.Errorf("/%s appeared: made out of the tree", name)
+		}
+	}
 }
 
 // decodeTree builds the tree the input describes in a new directory in pad
@@ -66,15 +94,16 @@ func fuzzPad(f *testing.F) string {
 // operations, the operations (see op), then the path's components (see
 // relPath). With owners, the tree's root and each directory and link get an
 // owner byte.
-func decodeTree(t *testing.T, pad string, data []byte, owners bool) (tr *fuzzTree, path string, flag int, mkdirs bool) {
+func decodeTree(t *testing.T, env *fuzzEnv, data []byte, owners bool) (tr *fuzzTree, path string, flag int, mkdirs bool) {
 	in := &fuzzInput{b: data}
-	root, err := os.MkdirTemp(pad, "r")
+	root, err := os.MkdirTemp(env.pad, "r")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := strings.TrimSuffix(pad, strings.Repeat("/p", fuzzPadding))
+	base := strings.TrimSuffix(env.pad, strings.Repeat("/p", fuzzPadding))
 	tr = &fuzzTree{t: t, base: base, root: root, dirs: []string{""}}
 	t.Cleanup(func() {
+		env.checkEscapes(t)
 		if t.Failed() {
 			tr.dump()
 		}
@@ -177,8 +206,14 @@ func (tr *fuzzTree) op(in *fuzzInput, owners bool) {
 	}
 }
 
-// symlink makes a link (where nothing is yet), and gives it an owner.
+// symlink makes a link (where nothing is yet), and gives it an owner. An
+// absolute target leads into the tree or to /proc/self/fd: nothing the
+// input makes can reach above the padding.
 func (tr *fuzzTree) symlink(p, target string, in *fuzzInput, owners bool) {
+	if strings.HasPrefix(target, "/") && !strings.HasPrefix(target, tr.root+"/") &&
+		!strings.HasPrefix(target, "/proc/self/fd/") {
+		tr.t.Fatalf("link %s -> %s: out of the tree", p, target)
+	}
 	err := unix.Symlink(target, p)
 	if err != nil && !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EACCES) {
 		tr.t.Fatalf("symlink %s -> %s: %v", p, target, err)
@@ -225,6 +260,9 @@ func (tr *fuzzTree) relPath(in *fuzzInput, max, dotdot int) string {
 		default: // a link of a chain
 			parts = append(parts, "z"+strconv.Itoa(int(in.next()%(fuzzMaxChain+1))))
 		}
+	}
+	if len(parts) > 0 && parts[0] == "" {
+		parts[0] = "." // not "/...": relative stays relative
 	}
 	p := strings.Join(parts, "/")
 	if in.next()%4 == 0 {

@@ -34,9 +34,9 @@ import (
 // FuzzOpenFile: every entry is owned by the caller, so the symlink rule never
 // refuses and the walk must agree with the kernel on every input.
 func FuzzOpenFile(f *testing.F) {
-	pad := fuzzPad(f)
+	env := fuzzPad(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		tr, path, flag, mkdirs := decodeTree(t, pad, in, false)
+		tr, path, flag, mkdirs := decodeTree(t, env, in, false)
 		tr.check(path, flag, mkdirs, false)
 	})
 }
@@ -47,7 +47,7 @@ func FuzzOpenFile(f *testing.F) {
 // link it follows is owned by neither root, the euid, nor the owner of the
 // directory holding it; otherwise it must agree with the kernel.
 func FuzzOpenFileOwners(f *testing.F) {
-	pad := fuzzPad(f)
+	env := fuzzPad(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if os.Geteuid() != 0 {
 			if os.Getenv("CI") == "true" {
@@ -55,7 +55,7 @@ func FuzzOpenFileOwners(f *testing.F) {
 			}
 			t.Skip("lchown to other uids needs root")
 		}
-		tr, path, flag, mkdirs := decodeTree(t, pad, in, true)
+		tr, path, flag, mkdirs := decodeTree(t, env, in, true)
 		tr.check(path, flag, mkdirs, true)
 	})
 }
