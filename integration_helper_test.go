@@ -240,6 +240,19 @@ func integWriterMain() int {
 	}
 
 	stats := func() integStatsReply {
+		// The Writers first, then the counters: a Writer seen settled
+		// has switched, so every record it wrote to the old file is
+		// in Acked (the bound the scenarios put on what an rm loses).
+		var ws []integWriterStats
+		for _, w := range writers {
+			s := w.Stats()
+			st := integWriterStats{Path: w.Path(), Backend: string(s.Backend), Reopens: s.Reopens,
+				FailedReopens: s.FailedReopens, Pending: s.ReopenPending}
+			if s.LastError != nil {
+				st.LastError = s.LastError.Error()
+			}
+			ws = append(ws, st)
+		}
 		errMu.Lock()
 		r := integStatsReply{
 			Acked:            acked.Load(),
@@ -249,17 +262,9 @@ func integWriterMain() int {
 			LastErrors:       append([]string(nil), lastErrs...),
 			Hups:             hups.Load(),
 			HupErrors:        hupErrors.Load(),
+			Writers:          ws,
 		}
 		errMu.Unlock()
-		for _, w := range writers {
-			s := w.Stats()
-			ws := integWriterStats{Path: w.Path(), Backend: string(s.Backend), Reopens: s.Reopens,
-				FailedReopens: s.FailedReopens, Pending: s.ReopenPending}
-			if s.LastError != nil {
-				ws.LastError = s.LastError.Error()
-			}
-			r.Writers = append(r.Writers, ws)
-		}
 		r.FDs, r.InotifyFDs = integCountFDs()
 		return r
 	}
