@@ -137,6 +137,19 @@ func (wt *waiter) wake(s uint32) {
 // caller. Every holder of wmu lets go of it through unlock, so that no queued
 // record is left without a leader.
 func (w *Writer) unlock() {
+	if w.queue.top.Load() == nil { // the usual case, kept small enough to inline
+		w.wmu.Unlock()
+		// A caller that queued after the check and failed to take
+		// wmu before the Unlock waits for someone: lead again.
+		if w.queue.top.Load() == nil || !w.wmu.TryLock() {
+			return
+		}
+	}
+	w.drain()
+}
+
+// drain is unlock with records queued. Called with wmu held.
+func (w *Writer) drain() {
 	q := &w.queue
 	for wrote := 0; ; {
 		if q.top.Load() == nil {

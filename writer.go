@@ -164,9 +164,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 
 // writeLocked writes p to the current file as one record. Called with wmu held.
 func (w *Writer) writeLocked(p []byte) (int, error) {
-	if err := w.beforeWrite(); err != nil {
-		w.tally.count(0, 0, 1)
-		return 0, err
+	if w.flags.Load() != 0 {
+		if err := w.beforeWrite(); err != nil {
+			w.tally.count(0, 0, 1)
+			return 0, err
+		}
 	}
 	n, err := writeFull(w.file, w.fd, p)
 	if err != nil {
