@@ -217,11 +217,7 @@ func integFSLogrotate(t *testing.T, fsName, dir, mode, conf string, lossOK time.
 	confPath := integConf(t, conf, map[string]string{"LOG": log})
 	p.waitAcked(50)
 	integRotateLoop(n, 100*time.Millisecond, func(int) { integLogrotate(t, confPath) })
-	p.waitSettled()
-	p.waitAcked(50)
-	res := p.stop()
-	c := integTally(t, res, nil, dir)
-	integFSReport(t, fsName, "logrotate "+mode, res, c, start)
+	res, c := integFSStop(t, p, fsName, "logrotate "+mode, dir, start)
 	if lossOK == 0 {
 		if res.Stats.Writers[0].Reopens < n {
 			t.Errorf("the writer switched %d times in %d rotations", res.Stats.Writers[0].Reopens, n)
@@ -303,11 +299,7 @@ func integFSRenameOver(t *testing.T, fsName, dir string) {
 			t.Fatal(err)
 		}
 	})
-	p.waitSettled()
-	p.waitAcked(50)
-	res := p.stop()
-	c := integTally(t, res, nil, dir)
-	integFSReport(t, fsName, "rename-over", res, c, start)
+	res, c := integFSStop(t, p, fsName, "rename-over", dir, start)
 	integExpectSwitched(t, res, n)
 	integExpectClean(t, c)
 }
@@ -336,11 +328,7 @@ func integFSSymlink(t *testing.T, fsName, dir string) {
 			t.Fatal(err)
 		}
 	})
-	p.waitSettled()
-	p.waitAcked(50)
-	res := p.stop()
-	c := integTally(t, res, nil, dir)
-	integFSReport(t, fsName, "symlink repointed", res, c, start)
+	res, c := integFSStop(t, p, fsName, "symlink repointed", dir, start)
 	integExpectSwitched(t, res, n)
 	integExpectClean(t, c)
 	if fi, err := os.Stat(filepath.Join(dir, fmt.Sprintf("log/app-%d.log", n-1))); err != nil || fi.Size() == 0 {
@@ -368,11 +356,7 @@ func integFSDirRenamed(t *testing.T, fsName, dir string) {
 			return p.stats().Writers[0].Reopens > before
 		})
 	}
-	p.waitSettled()
-	p.waitAcked(50)
-	res := p.stop()
-	c := integTally(t, res, nil, dir)
-	integFSReport(t, fsName, "directory renamed", res, c, start)
+	_, c := integFSStop(t, p, fsName, "directory renamed", dir, start)
 	integExpectClean(t, c)
 }
 
@@ -496,4 +480,16 @@ func integHostRotations(t *testing.T, scenario string, p *integProc, vol string)
 		t.Errorf("backend %s, want inotify", b)
 	}
 	integExpectClean(t, c)
+}
+
+// integFSStop lets the writer settle and write some more, stops it, and
+// accounts for and reports what it wrote in dir.
+func integFSStop(t *testing.T, p *integProc, fsName, scenario, dir string, start time.Time) (integWriterResult, integCounts) {
+	t.Helper()
+	p.waitSettled()
+	p.waitAcked(50)
+	res := p.stop()
+	c := integTally(t, res, nil, dir)
+	integFSReport(t, fsName, scenario, res, c, start)
+	return res, c
 }
