@@ -315,6 +315,10 @@ func TestChildProcess(t *testing.T) {
 		require.NoError(t, os.Rename(path, path+".2"))
 		require.NoError(t, os.WriteFile(path, nil, 0o644))
 		waitReopens(t, w, 2)
+		// The Writer's goroutine watches the new file just after the
+		// switch (the switch is what records wait for, not the watch).
+		assert.Eventually(t, func() bool { return w.Stats().Backend == watchedfile.BackendInotify },
+			waitFor, waitTick)
 		s = w.Stats()
 		fmt.Printf("after the limit cleared: backend=%s reason=%q\n", s.Backend, s.FallbackReason)
 		writeLine(t, w, "again")
