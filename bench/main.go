@@ -29,6 +29,7 @@ type config struct {
 	Goroutines []int
 	Rounds     int
 	Duration   time.Duration
+	Slices     int
 	JSON       string
 	SVG        string
 	Syscalls   bool
@@ -44,6 +45,7 @@ func defaultConfig() config {
 		Goroutines: []int{1, 8, 64},
 		Rounds:     5,
 		Duration:   200 * time.Millisecond,
+		Slices:     8,
 		SVG:        "results.svg",
 		Syscalls:   true,
 		Rotation:   true,
@@ -70,6 +72,7 @@ func main() {
 	fs.Func("goroutines", "comma-separated numbers of writing goroutines (default 1,8,64)", intsFlag(&cfg.Goroutines))
 	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; strategies are interleaved round by round and the median is shown")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long each strategy writes in each cell of each round")
+	fs.IntVar(&cfg.Slices, "slices", cfg.Slices, "slices each cell's time is cut into; the strategies written in Go take turns slice by slice")
 	fs.StringVar(&cfg.JSON, "json", "", "write the raw numbers to this file as JSON")
 	fs.StringVar(&cfg.SVG, "svg", cfg.SVG, "write the chart of per-record costs to this file (empty: none)")
 	fs.BoolVar(&cfg.Syscalls, "syscalls", cfg.Syscalls, "count syscalls per record (strace -f -c, or /proc/self/io without strace)")
@@ -133,6 +136,7 @@ type jsonConfig struct {
 	Goroutines []int   `json:"goroutines"`
 	Rounds     int     `json:"rounds"`
 	DurationS  float64 `json:"duration_s"`
+	Slices     int     `json:"slices"`
 }
 
 type strategyDesc struct {
@@ -142,8 +146,8 @@ type strategyDesc struct {
 
 // run is the whole comparison.
 func run(cfg config, stdout, stderr io.Writer) error {
-	if cfg.Rounds < 1 || cfg.Duration <= 0 || len(cfg.Sizes) == 0 || len(cfg.Goroutines) == 0 {
-		return errors.New("need rounds ≥ 1, a positive duration, sizes and goroutines")
+	if cfg.Rounds < 1 || cfg.Slices < 1 || cfg.Duration <= 0 || len(cfg.Sizes) == 0 || len(cfg.Goroutines) == 0 {
+		return errors.New("need rounds ≥ 1, slices ≥ 1, a positive duration, sizes and goroutines")
 	}
 	if cfg.Rotation && (cfg.RotCfg.Rms < 1 || cfg.RotCfg.Duration <= 0 || cfg.RotCfg.Interval <= 0) {
 		return errors.New("the rotation table needs -rm-runs ≥ 1 and a positive duration and interval")
@@ -154,7 +158,7 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 	res := &results{
 		Machine:   describeMachine(),
-		Config:    jsonConfig{cfg.Sizes, cfg.Goroutines, cfg.Rounds, cfg.Duration.Seconds()},
+		Config:    jsonConfig{cfg.Sizes, cfg.Goroutines, cfg.Rounds, cfg.Duration.Seconds(), cfg.Slices},
 		StartedAt: time.Now().UTC(),
 	}
 	root, err := os.MkdirTemp(cfg.Dir, "watchedfile-bench-")
@@ -189,15 +193,29 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		res.Strategy = append(res.Strategy, strategyDesc{s.name, s.desc})
 	}
 
-	// The cost table: every cell once per round, strategies interleaved,
-	// their order rotated from one round to the next.
+	// The cost table: every cell once per round. The Go strategies take
+	// turns in slices of the cell's time, their order rotated from one
+	// slice and one round to the next; the Python ones, each a process of
+	// its own, run their cell after them.
+	var goSS, pySS []strategy
+	for _, s := range ss {
+		if s.python != "" {
+			pySS = append(pySS, s)
+		} else {
+			goSS = append(goSS, s)
+		}
+	}
 	prog := newProgress(stderr)
 	totalCells := cfg.Rounds * len(cfg.Sizes) * len(cfg.Goroutines) * len(ss)
 	for r := range cfg.Rounds {
 		for _, size := range cfg.Sizes {
 			for _, g := range cfg.Goroutines {
-				for i := range ss {
-					s := ss[(i+r)%len(ss)]
+				prog.step(len(res.Cells)+1, totalCells, fmt.Sprintf("round %d/%d, %d B, %d goroutines", r+1, cfg.Rounds, size, g))
+				for _, c := range runRound(goSS, size, g, cfg.Duration, cfg.Slices, r, root) {
+					c.Round = r + 1
+					res.Cells = append(res.Cells, c)
+				}
+				for _, s := range pySS {
 					prog.step(len(res.Cells)+1, totalCells, fmt.Sprintf("round %d/%d, %d B, %d goroutines: %s", r+1, cfg.Rounds, size, g, s.name))
 					c, err := runCell(s, size, g, cfg.Duration, root, py)
 					c.Round = r + 1

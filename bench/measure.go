@@ -76,87 +76,186 @@ func runCell(s strategy, size, goroutines int, d time.Duration, dir string, py p
 		return c, nil
 	}
 
+	g, err := openGroup(s, size, goroutines, path)
+	if err != nil {
+		return c, err
+	}
+	g.slice(d)
+	return g.close()
+}
+
+// A group is one Go strategy's writer and writing goroutines, kept open for
+// a round whose time is cut into slices: the strategies take turns slice by
+// slice, so that a change in the machine's speed (another VM, writeback)
+// falls on all of them alike instead of on whichever had the whole cell then.
+type group struct {
+	s        strategy
+	w        sink
+	c        cell
+	run      chan struct{} // a token per goroutine starts a slice
+	stop     atomic.Bool
+	total    atomic.Uint64
+	paused   sync.WaitGroup
+	exited   sync.WaitGroup
+	hists    []histogram
+	firstErr atomic.Pointer[error]
+	failed   bool // a slice ended on a write error: no more slices
+}
+
+// openGroup opens s's writer on path and starts its goroutines, parked
+// until the first slice.
+func openGroup(s strategy, size, goroutines int, path string) (*group, error) {
+	g := &group{
+		s:     s,
+		c:     cell{Strategy: s.name, Size: size, Goroutines: goroutines, Mallocs: 0, WriteCalls: 0, LatP50Ns: -1, LatP99Ns: -1},
+		run:   make(chan struct{}, goroutines),
+		hists: make([]histogram, goroutines),
+	}
 	w, err := s.open(path)
 	if err != nil {
-		return c, fmt.Errorf("%s: open: %w", s.name, err)
+		return nil, fmt.Errorf("%s: open: %w", s.name, err)
 	}
+	g.w = w
 	rec := record(size)
-	var (
-		stop     atomic.Bool
-		total    atomic.Uint64
-		firstErr atomic.Pointer[error]
-		ready    sync.WaitGroup
-		done     sync.WaitGroup
-		start    = make(chan struct{})
-		hists    = make([]histogram, goroutines)
-	)
 	for i := range goroutines {
-		ready.Add(1)
-		done.Add(1)
+		g.exited.Add(1)
 		go func(h *histogram) {
-			defer done.Done()
+			defer g.exited.Done()
 			var n uint64
-			ready.Done()
-			<-start
-			for !stop.Load() {
-				// Every latencyEvery-th Write is timed: one clock
-				// read before, one after, nothing allocated.
-				timed := n%latencyEvery == 0
-				var t0 time.Time
-				if timed {
-					t0 = time.Now()
+			for range g.run {
+				for !g.stop.Load() {
+					// Every latencyEvery-th Write is timed: one clock
+					// read before, one after, nothing allocated.
+					timed := n%latencyEvery == 0
+					var t0 time.Time
+					if timed {
+						t0 = time.Now()
+					}
+					_, err := w.Write(rec)
+					if timed {
+						h.add(time.Since(t0))
+					}
+					if err != nil {
+						keepFirst(&g.firstErr, err)
+						g.stop.Store(true)
+						break
+					}
+					n++
 				}
-				_, err := w.Write(rec)
-				if timed {
-					h.add(time.Since(t0))
-				}
-				if err != nil {
-					keepFirst(&firstErr, err)
-					break
-				}
-				n++
+				g.total.Add(n)
+				n = 0
+				g.paused.Done()
 			}
-			total.Add(n)
-		}(&hists[i])
+		}(&g.hists[i])
 	}
-	ready.Wait()
-	sysw0, sysErr0 := syscw()
+	return g, nil
+}
+
+// slice lets the group's goroutines write for d and adds what they did to
+// its cell.
+func (g *group) slice(d time.Duration) {
+	if g.failed {
+		return
+	}
+	n := g.c.Goroutines
+	g.stop.Store(false)
+	g.paused.Add(n)
 	runtime.GC()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	sysw0, sysErr0 := syscw()
 	cpu0 := cpuTime()
 	t0 := time.Now()
-	close(start)
-	time.Sleep(d) // the cell's measuring window
-	stop.Store(true)
-	done.Wait()
+	for range n {
+		g.run <- struct{}{}
+	}
+	time.Sleep(d)
+	g.stop.Store(true)
+	g.paused.Wait()
 	elapsed := time.Since(t0)
 	cpu1 := cpuTime()
-	runtime.ReadMemStats(&ms1)
-	cerr := w.Close()
 	sysw1, sysErr1 := syscw()
+	runtime.ReadMemStats(&ms1)
 
-	c.Records = total.Load()
-	if sysErr0 == nil && sysErr1 == nil {
-		c.WriteCalls = int64(sysw1 - sysw0)
+	g.c.ElapsedNs += elapsed.Nanoseconds()
+	g.c.CPUNs += (cpu1 - cpu0).Nanoseconds()
+	g.c.Mallocs += int64(ms1.Mallocs - ms0.Mallocs)
+	if sysErr0 != nil || sysErr1 != nil || g.c.WriteCalls < 0 {
+		g.c.WriteCalls = -1
+	} else {
+		g.c.WriteCalls += int64(sysw1 - sysw0)
 	}
-	for i := 1; i < len(hists); i++ {
-		hists[0].merge(&hists[i])
+	g.failed = g.firstErr.Load() != nil
+}
+
+// close stops the goroutines, closes the writer (its write calls count:
+// a buffered writer flushes there) and returns the cell.
+func (g *group) close() (cell, error) {
+	close(g.run)
+	g.exited.Wait()
+	sysw0, sysErr0 := syscw()
+	cerr := g.w.Close()
+	sysw1, sysErr1 := syscw()
+	c := g.c
+	c.Records = g.total.Load()
+	if sysErr0 != nil || sysErr1 != nil || c.WriteCalls < 0 {
+		c.WriteCalls = -1
+	} else {
+		c.WriteCalls += int64(sysw1 - sysw0)
 	}
-	c.LatP50Ns, c.LatP99Ns = hists[0].quantile(0.50), hists[0].quantile(0.99)
-	c.ElapsedNs = elapsed.Nanoseconds()
-	c.CPUNs = (cpu1 - cpu0).Nanoseconds()
-	c.Mallocs = int64(ms1.Mallocs - ms0.Mallocs)
-	if p := firstErr.Load(); p != nil {
-		return c, fmt.Errorf("%s: write: %w", s.name, *p)
+	for i := 1; i < len(g.hists); i++ {
+		g.hists[0].merge(&g.hists[i])
+	}
+	c.LatP50Ns, c.LatP99Ns = g.hists[0].quantile(0.50), g.hists[0].quantile(0.99)
+	if p := g.firstErr.Load(); p != nil {
+		return c, fmt.Errorf("%s: write: %w", g.s.name, *p)
 	}
 	if cerr != nil {
-		return c, fmt.Errorf("%s: close: %w", s.name, cerr)
+		return c, fmt.Errorf("%s: close: %w", g.s.name, cerr)
 	}
 	if c.Records == 0 {
-		return c, errors.New(s.name + ": no record written")
+		return c, errors.New(g.s.name + ": no record written")
 	}
 	return c, nil
+}
+
+// runRound measures one cell of each Go strategy in ss, interleaved in
+// slices of d/slices, each in a fresh file in dir removed afterwards; the
+// order of turns rotates from slice to slice, starting at first.
+func runRound(ss []strategy, size, goroutines int, d time.Duration, slices, first int, dir string) []cell {
+	cells := make([]cell, len(ss))
+	groups := make([]*group, len(ss))
+	for i, s := range ss {
+		path := filepath.Join(dir, fmt.Sprintf("cell-%d.log", i))
+		os.Remove(path)
+		defer os.Remove(path)
+		cells[i] = cell{Strategy: s.name, Size: size, Goroutines: goroutines, Mallocs: -1, WriteCalls: -1, LatP50Ns: -1, LatP99Ns: -1}
+		g, err := openGroup(s, size, goroutines, path)
+		if err != nil {
+			cells[i].Error = err.Error()
+			continue
+		}
+		groups[i] = g
+	}
+	per := d / time.Duration(max(slices, 1))
+	for k := range max(slices, 1) {
+		for i := range groups {
+			if g := groups[(i+k+first)%len(groups)]; g != nil {
+				g.slice(per)
+			}
+		}
+	}
+	for i, g := range groups {
+		if g == nil {
+			continue
+		}
+		c, err := g.close()
+		if err != nil {
+			c.Error = err.Error()
+		}
+		cells[i] = c
+	}
+	return cells
 }
 
 // keepFirst stores err if no error was stored yet. It is a function of its

@@ -195,8 +195,8 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 	if len(mods) > 0 {
 		fmt.Fprintf(bw, ", %s", strings.Join(mods, ", "))
 	}
-	fmt.Fprintf(bw, "; load average %s at the start.\n%d rounds of %v per cell, strategies interleaved; medians. Run took %.0f s.\n\n",
-		m.LoadAvg, cfg.Rounds, cfg.Duration, res.Seconds)
+	fmt.Fprintf(bw, "; load average %s at the start.\n%d rounds of %v per cell in %d slices, the Go strategies taking turns slice by slice; medians. Run took %.0f s.\n\n",
+		m.LoadAvg, cfg.Rounds, cfg.Duration, cfg.Slices, res.Seconds)
 
 	writeRatioTable(bw, res, cfg)
 	for _, size := range cfg.Sizes {
