@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,13 +106,33 @@ func TestDeletePendingClosesOwnHandle(t *testing.T) {
 	assert.False(t, heldOpen(t, path))
 }
 
-// TestDeletePendingCloseWithoutFile: Close works while the Writer has no
-// file, and later writes say the Writer is closed.
+// TestDeletePendingCloseWithoutFile: with group commit, concurrent writes
+// while the Writer has no file each fail with the reason; Close works, and
+// later writes say the Writer is closed.
 func TestDeletePendingCloseWithoutFile(t *testing.T) {
 	dir := t.TempDir()
 	path, doomed := filepath.Join(dir, "app.log"), filepath.Join(dir, "app.log.doomed")
 	w := doomedWriter(t, path, doomed, true, WithGroupCommit())
 	require.Eventually(t, func() bool { return !heldOpen(t, doomed) }, 10*time.Second, 2*time.Millisecond)
+	const writers, each = 8, 50
+	errs := make(chan error, writers*each)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				_, err := w.Write([]byte("lost\n"))
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.ErrorIs(t, err, createFailure())
+	}
+	assert.Equal(t, uint64(writers*each), w.Stats().WriteErrors)
 	require.NoError(t, w.Close())
 	_, err := w.Write([]byte("x\n"))
 	assert.ErrorIs(t, err, os.ErrClosed)
