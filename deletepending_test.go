@@ -106,6 +106,34 @@ func TestDeletePendingClosesOwnHandle(t *testing.T) {
 	assert.False(t, heldOpen(t, path))
 }
 
+// TestDeletePendingReopen: Reopen (a rotator's signal) closes the
+// delete-pending file itself when the create fails, and returns why; once
+// the path can be created, Reopen creates it. The goroutine stays out of
+// the way: it polls and retries once an hour.
+func TestDeletePendingReopen(t *testing.T) {
+	dir := t.TempDir()
+	path, doomed := filepath.Join(dir, "app.log"), filepath.Join(dir, "app.log.doomed")
+	w := doomedWriter(t, path, doomed, true, WithPolling(time.Hour), WithRetry(time.Hour, time.Hour))
+	err := w.Reopen()
+	require.ErrorIs(t, err, createFailure())
+	assert.False(t, heldOpen(t, doomed), "Reopen closed the delete-pending file")
+	_, err = w.Write([]byte("lost\n"))
+	assert.ErrorIs(t, err, createFailure())
+	assert.NotErrorIs(t, err, os.ErrClosed)
+	assert.True(t, w.Stats().ReopenPending)
+
+	require.NoError(t, os.Remove(path))
+	require.NoError(t, w.Reopen())
+	_, err = w.Write([]byte("after\n"))
+	require.NoError(t, err)
+	st := w.Stats()
+	assert.Equal(t, uint64(1), st.Reopens)
+	assert.False(t, st.ReopenPending)
+	assert.NoError(t, st.LastError)
+	assert.Equal(t, "after\n", readFileString(t, path))
+	assert.Equal(t, "before\n", readFileString(t, doomed))
+}
+
 // TestDeletePendingCloseWithoutFile: with group commit, concurrent writes
 // while the Writer has no file each fail with the reason; Close works, and
 // later writes say the Writer is closed.

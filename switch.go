@@ -140,29 +140,23 @@ const (
 
 // look compares the path with the open file. deleted reports that records
 // written now are lost to any reader: the open file has no name left (rm, or
-// a rename over it) or is delete pending, or the Writer has no file.
-// pending reports the delete-pending file of Windows, whose name the
-// Writer's own handle may be keeping. Called with wmu held.
-func (w *Writer) look() (state pathState, deleted, pending bool) {
-	if w.file == nil {
-		deleted = true
-	} else {
-		pending = w.sw.deletePending(w.file)
-		deleted = pending || unlinked(w.file)
-	}
+// a rename over it; on Windows, or a delete pending), or the Writer has no
+// file (see dropFile). Called with wmu held.
+func (w *Writer) look() (state pathState, deleted bool) {
+	deleted = w.file == nil || unlinked(w.file)
 	fi, err := os.Stat(w.path)
 	switch {
 	case err == nil && os.SameFile(fi, w.sw.info):
-		return pathSame, deleted, pending
+		return pathSame, deleted
 	case err == nil:
-		return pathOther, deleted, pending
+		return pathOther, deleted
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
-		return pathMissing, deleted, pending
+		return pathMissing, deleted
 	default:
 		// The path cannot be looked at (a directory lost its search
-		// permission, or a name delete pending): try to open it,
-		// which reports why.
-		return pathOther, deleted, pending
+		// permission, say, or on Windows a name delete pending): try
+		// to open it, which reports why.
+		return pathOther, deleted
 	}
 }
 
@@ -171,7 +165,7 @@ func (w *Writer) look() (state pathState, deleted, pending bool) {
 func (w *Writer) check(now time.Time) {
 	w.flags.And(^uint32(flagEvent)) // an event from now on flags again
 	s := &w.sw
-	state, deleted, pending := w.look()
+	state, deleted := w.look()
 	if state == pathSame && !deleted {
 		w.settle()
 		s.next = now.Add(w.cfg.interval())
@@ -209,16 +203,7 @@ func (w *Writer) check(now time.Time) {
 			return
 		}
 	}
-	err := w.switchFile(state == pathMissing || deleted)
-	if err != nil && pending {
-		// Windows: a deleted file keeps its name until its last handle
-		// closes, and nothing can be created at that name meanwhile;
-		// the Writer's own handle may be that last one. What is written
-		// to the file is lost anyway: close it, and create again.
-		w.dropFile()
-		err = w.switchFile(true)
-	}
-	if err != nil {
+	if err := w.reopen(state == pathMissing || deleted); err != nil {
 		w.reopenFailed(err)
 		w.report(err)
 		s.backoff(now, wait, w.cfg.retryMax)
@@ -258,6 +243,21 @@ func (w *Writer) switchFile(create bool) error {
 		old.Close()
 	}
 	return nil
+}
+
+// reopen is switchFile, and if that fails while the open file is delete
+// pending, it closes the file and creates one again. Windows keeps a deleted
+// file's name until its last handle closes, unless POSIX delete semantics
+// apply, and nothing can be created at that name meanwhile: the Writer's own
+// handle may be that last one. What is written to the file is lost anyway.
+// Called with wmu held.
+func (w *Writer) reopen(create bool) error {
+	err := w.switchFile(create)
+	if err != nil && w.file != nil && w.sw.deletePending(w.file) {
+		w.dropFile()
+		err = w.switchFile(true)
+	}
+	return err
 }
 
 // dropFile closes the open file and leaves the Writer without one: writes

@@ -262,7 +262,9 @@ func (w *Writer) Sync() error {
 // when a rotation tool signals the process (nginx style; see
 // [ReopenOnSignal]); it is harmless when the Writer has already switched by
 // itself. If the path cannot be opened, Reopen returns the error, counts it
-// in [Stats], and the Writer goes on writing to the file it has. If the new
+// in [Stats], and the Writer goes on writing to the file it has; but a file
+// delete pending on Windows, whose records are lost, is closed, and writes
+// fail until a retry creates the new file. If the new
 // file can be opened but not watched, Reopen switches to it and the Writer
 // polls; that change is reported like the Writer's own, through
 // [WithErrorHandler] and [Stats.FallbackReason].
@@ -272,7 +274,7 @@ func (w *Writer) Reopen() error {
 	if w.flags.Load()&flagClosed != 0 {
 		return fmt.Errorf("watchedfile: reopen %s: %w", w.path, os.ErrClosed)
 	}
-	if err := w.switchFile(true); err != nil {
+	if err := w.reopen(true); err != nil {
 		w.reopenFailed(err)
 		// The goroutine retries, and reports if that fails too.
 		w.sw.pending = true
