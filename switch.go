@@ -140,7 +140,7 @@ const (
 
 // look compares the path with the open file. deleted reports that records
 // written now are lost to any reader: the open file has no name left (rm, or
-// a rename over it; on Windows, or a delete pending), or the Writer has no
+// a rename over it) or, on Windows, is delete pending; or the Writer has no
 // file (see dropFile). Called with wmu held.
 func (w *Writer) look() (state pathState, deleted bool) {
 	deleted = w.file == nil || unlinked(w.file)

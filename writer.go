@@ -262,11 +262,11 @@ func (w *Writer) Sync() error {
 // when a rotation tool signals the process (nginx style; see
 // [ReopenOnSignal]); it is harmless when the Writer has already switched by
 // itself. If the path cannot be opened, Reopen returns the error, counts it
-// in [Stats], and the Writer goes on writing to the file it has; but a file
-// delete pending on Windows, whose records are lost, is closed, and writes
-// fail until a retry creates the new file. If the new
-// file can be opened but not watched, Reopen switches to it and the Writer
-// polls; that change is reported like the Writer's own, through
+// in [Stats], and the Writer goes on writing to the file it has, unless that
+// file is delete pending (Windows): then it closes the file, since what it
+// writes there is lost, and writes fail until a retry creates the new one.
+// If the new file can be opened but not watched, Reopen switches to it and
+// the Writer polls; that change is reported like the Writer's own, through
 // [WithErrorHandler] and [Stats.FallbackReason].
 func (w *Writer) Reopen() error {
 	w.wmu.Lock()
