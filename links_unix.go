@@ -21,3 +21,7 @@ func unlinked(f *os.File) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return ok && st.Nlink == 0
 }
+
+// deletePending is false: a Unix unlink removes the name at once, whatever
+// holds the file open.
+func deletePending(*os.File) bool { return false }

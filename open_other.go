@@ -22,3 +22,6 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 
 // unlinked is unknown here; a deleted file is noticed by its path instead.
 func unlinked(*os.File) bool { return false }
+
+// deletePending is unknown here: false.
+func deletePending(*os.File) bool { return false }

@@ -67,6 +67,16 @@ func unlinked(f *os.File) bool {
 	return err == nil && (info.DeletePending || info.NumberOfLinks == 0)
 }
 
+// deletePending reports whether the open file f is deleted but keeps its name
+// until its last handle closes (Windows without POSIX delete semantics:
+// before Windows 10 1809 on NTFS, FAT, many SMB shares). Nothing can be
+// created at that name meanwhile, and the Writer's own handle may be what
+// keeps it.
+func deletePending(f *os.File) bool {
+	info, err := standardInfo(f)
+	return err == nil && info.DeletePending
+}
+
 // standardInfo asks the handle of f for its FILE_STANDARD_INFO.
 func standardInfo(f *os.File) (fileStandardInfo, error) {
 	var info fileStandardInfo

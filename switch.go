@@ -46,6 +46,11 @@ type switchState struct {
 	retry        time.Duration // the next backoff
 	next         time.Time     // when the goroutine looks next
 	rewatch      bool          // switched: the goroutine must watch the new file
+	lost         error         // why the Writer has no file (see dropFile); nil while it has one
+
+	// deletePending is the system's (see open_windows.go); a test stands
+	// in for it where the system never reports a pending delete (wine).
+	deletePending func(*os.File) bool
 }
 
 // flag tells the Writer that its file or the path may have changed: the next
@@ -133,11 +138,12 @@ const (
 	pathMissing                  // nothing: wait for its creator, then create
 )
 
-// look compares the path with the open file. deleted reports that the open
-// file has no name left (rm, or a rename over it), so records written to it
-// are lost to any reader. Called with wmu held.
+// look compares the path with the open file. deleted reports that records
+// written now are lost to any reader: the open file has no name left (rm, or
+// a rename over it) or, on Windows, is delete pending; or the Writer has no
+// file (see dropFile). Called with wmu held.
 func (w *Writer) look() (state pathState, deleted bool) {
-	deleted = unlinked(w.file)
+	deleted = w.file == nil || unlinked(w.file)
 	fi, err := os.Stat(w.path)
 	switch {
 	case err == nil && os.SameFile(fi, w.sw.info):
@@ -148,7 +154,8 @@ func (w *Writer) look() (state pathState, deleted bool) {
 		return pathMissing, deleted
 	default:
 		// The path cannot be looked at (a directory lost its search
-		// permission, say): try to open it, which reports why.
+		// permission, say, or on Windows a name delete pending): try
+		// to open it, which reports why.
 		return pathOther, deleted
 	}
 }
@@ -196,7 +203,7 @@ func (w *Writer) check(now time.Time) {
 			return
 		}
 	}
-	if err := w.switchFile(state == pathMissing || deleted); err != nil {
+	if err := w.reopen(state == pathMissing || deleted); err != nil {
 		w.reopenFailed(err)
 		w.report(err)
 		s.backoff(now, wait, w.cfg.retryMax)
@@ -219,19 +226,54 @@ func (w *Writer) switchFile(create bool) error {
 	if err != nil {
 		return fmt.Errorf("watchedfile: reopen: %w", err)
 	}
-	if os.SameFile(info, w.sw.info) {
+	if w.file != nil && os.SameFile(info, w.sw.info) {
 		f.Close()
 		w.settle()
 		return nil
 	}
 	old := w.file
 	w.file, w.fd, w.sw.info = f, sysfd(f), info
+	w.sw.lost = nil
+	w.flags.And(^uint32(flagNoFile))
 	w.reopens.Add(1)
 	w.sw.rewatch = true
 	w.settle()
 	w.notify() // the goroutine watches f
-	old.Close()
+	if old != nil {
+		old.Close()
+	}
 	return nil
+}
+
+// reopen is switchFile, and if that fails while the open file is delete
+// pending, it closes the file and creates one again. Windows keeps a deleted
+// file's name until its last handle closes, unless POSIX delete semantics
+// apply, and nothing can be created at that name meanwhile: the Writer's own
+// handle may be that last one. What is written to the file is lost anyway.
+// Called with wmu held.
+func (w *Writer) reopen(create bool) error {
+	err := w.switchFile(create)
+	if err != nil && w.file != nil && w.sw.deletePending(w.file) {
+		w.dropFile()
+		err = w.switchFile(true)
+	}
+	return err
+}
+
+// dropFile closes the open file and leaves the Writer without one: writes
+// fail, with the reason no new file could be created, until a switch gives
+// it one. Called with wmu held.
+func (w *Writer) dropFile() {
+	w.file.Close()
+	w.file, w.fd = nil, -1
+	w.flags.Or(flagNoFile) // writes take the slow path, which says why they fail
+}
+
+// errNoFile is the error of op (a write or sync) while the Writer has no
+// file. Called with wmu held.
+func (w *Writer) errNoFile(op string) error {
+	return fmt.Errorf("watchedfile: %s %s: the deleted file is closed and no new one could be created yet: %w",
+		op, w.path, w.sw.lost)
 }
 
 // settle records that the open file is the one at the path.
@@ -245,8 +287,13 @@ func (w *Writer) settle() {
 	w.rmu.Unlock()
 }
 
-// reopenFailed counts a failed reopen and keeps its error for Stats.
+// reopenFailed counts a failed reopen and keeps its error for Stats and, if
+// the Writer has no file, for the writes that fail meanwhile. Called with wmu
+// held.
 func (w *Writer) reopenFailed(err error) {
+	if w.file == nil {
+		w.sw.lost = err
+	}
 	w.failedReopens.Add(1)
 	w.rmu.Lock()
 	w.lastErr = err

@@ -75,6 +75,7 @@ const (
 	flagEvent  = 1 << iota // the watcher saw a change: look before writing
 	flagClosed             // Close has begun
 	flagStats              // Stats waits for the counts: publish them
+	flagNoFile             // the Writer has no file (see dropFile): writes fail
 )
 
 var (
@@ -113,6 +114,7 @@ func Open(path string, opts ...Option) (*Writer, error) {
 		backend: BackendPolling,
 	}
 	w.sw.retry = cfg.retryMin
+	w.sw.deletePending = deletePending
 	if cfg.bufSize > 0 {
 		w.buf = newBuffer(cfg.bufSize)
 	}
@@ -194,6 +196,9 @@ func (w *Writer) beforeWrite() error {
 		w.tally.publish()
 	}
 	w.checkNow()
+	if w.file == nil {
+		return w.errNoFile("write")
+	}
 	return nil
 }
 
@@ -227,9 +232,16 @@ func (w *Writer) Sync() error {
 	w.wmu.Lock()
 	f := w.file
 	closed := w.flags.Load()&flagClosed != 0
+	var lost error
+	if f == nil && !closed {
+		lost = w.errNoFile("sync")
+	}
 	w.unlock()
 	if closed {
 		return fmt.Errorf("watchedfile: sync %s: %w", w.path, os.ErrClosed)
+	}
+	if lost != nil {
+		return lost
 	}
 	// Outside wmu: an fsync takes milliseconds, and writes go on meanwhile.
 	// A switch may close f under it; os.File keeps the descriptor until
@@ -250,9 +262,11 @@ func (w *Writer) Sync() error {
 // when a rotation tool signals the process (nginx style; see
 // [ReopenOnSignal]); it is harmless when the Writer has already switched by
 // itself. If the path cannot be opened, Reopen returns the error, counts it
-// in [Stats], and the Writer goes on writing to the file it has. If the new
-// file can be opened but not watched, Reopen switches to it and the Writer
-// polls; that change is reported like the Writer's own, through
+// in [Stats], and the Writer goes on writing to the file it has, unless that
+// file is delete pending (Windows): then it closes the file, since what it
+// writes there is lost, and writes fail until a retry creates the new one.
+// If the new file can be opened but not watched, Reopen switches to it and
+// the Writer polls; that change is reported like the Writer's own, through
 // [WithErrorHandler] and [Stats.FallbackReason].
 func (w *Writer) Reopen() error {
 	w.wmu.Lock()
@@ -260,7 +274,7 @@ func (w *Writer) Reopen() error {
 	if w.flags.Load()&flagClosed != 0 {
 		return fmt.Errorf("watchedfile: reopen %s: %w", w.path, os.ErrClosed)
 	}
-	if err := w.switchFile(true); err != nil {
+	if err := w.reopen(true); err != nil {
 		w.reopenFailed(err)
 		// The goroutine retries, and reports if that fails too.
 		w.sw.pending = true
@@ -294,8 +308,11 @@ func (w *Writer) Close() error {
 		}
 		w.wmu.Lock()
 		w.flags.Or(flagClosed) // under wmu: no record is written after it
-		if err := w.file.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("watchedfile: %w", err))
+		// No file: the deleted one is closed already (see dropFile).
+		if w.file != nil {
+			if err := w.file.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("watchedfile: %w", err))
+			}
 		}
 		if w.errs != nil {
 			close(w.errs) // every sender checks flagClosed under wmu
