@@ -45,7 +45,7 @@ func defaultConfig() config {
 		Goroutines: []int{1, 8, 64},
 		Rounds:     5,
 		Duration:   200 * time.Millisecond,
-		Slices:     8,
+		Slices:     40,
 		SVG:        "results.svg",
 		Syscalls:   true,
 		Rotation:   true,
