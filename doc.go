@@ -50,7 +50,12 @@
 // interval (1s; see [WithPolling]). Polling is also available on Linux
 // through [WithPolling]. On Windows the file is opened sharing delete as well
 // as read and write (os.OpenFile does not), so that a rotator may rename or
-// delete it while the Writer holds it.
+// delete it while the Writer holds it. The one case where a Writer lets go of
+// its file without a new one: on Windows without POSIX delete semantics a
+// deleted file keeps its name, and nothing can be created at it, until its
+// last handle closes; when the create fails there, the Writer closes its own
+// handle (what it wrote to the doomed file is lost anyway), and until a retry
+// creates the file, writes fail with the reason instead of being lost.
 //
 // # Signals
 //
