@@ -233,15 +233,17 @@ func (w *Writer) switchFile(create bool) error {
 	}
 	old := w.file
 	w.file, w.fd, w.sw.info = f, sysfd(f), info
-	w.sw.lost = nil
-	w.flags.And(^uint32(flagNoFile))
 	w.reopens.Add(1)
 	w.sw.rewatch = true
 	w.settle()
 	w.notify() // the goroutine watches f
-	if old != nil {
-		old.Close()
+	if old == nil {
+		// The Writer had none (see dropFile): writes may go on.
+		w.sw.lost = nil
+		w.flags.And(^uint32(flagNoFile))
+		return nil
 	}
+	old.Close()
 	return nil
 }
 
