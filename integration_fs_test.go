@@ -212,10 +212,8 @@ func TestIntegrationFS(t *testing.T) {
 func integFSLogrotate(t *testing.T, fsName, dir, mode, conf string, lossOK time.Duration) {
 	start := time.Now()
 	const n = 4
-	log := filepath.Join(dir, "log", "app.log")
-	p := integStartWriter(t, integWriterConfig{Paths: []string{log}})
+	log, p := integFSStartWriter(t, dir)
 	confPath := integConf(t, conf, map[string]string{"LOG": log})
-	p.waitAcked(50)
 	integRotateLoop(n, 100*time.Millisecond, func(int) { integLogrotate(t, confPath) })
 	res, c := integFSStop(t, p, fsName, "logrotate "+mode, dir, start)
 	if lossOK == 0 {
@@ -241,9 +239,7 @@ func integFSLogrotate(t *testing.T, fsName, dir, mode, conf string, lossOK time.
 // file open to read back what the writer put there before it switched.
 func integFSRemove(t *testing.T, fsName, dir string) {
 	start := time.Now()
-	log := filepath.Join(dir, "log", "app.log")
-	p := integStartWriter(t, integWriterConfig{Paths: []string{log}})
-	p.waitAcked(50)
+	log, p := integFSStartWriter(t, dir)
 	var removed []*os.File
 	defer func() {
 		for _, f := range removed {
@@ -283,9 +279,7 @@ func integFSRemove(t *testing.T, fsName, dir string) {
 // deploy does), the old one kept under another name by a hard link.
 func integFSRenameOver(t *testing.T, fsName, dir string) {
 	start := time.Now()
-	log := filepath.Join(dir, "log", "app.log")
-	p := integStartWriter(t, integWriterConfig{Paths: []string{log}})
-	p.waitAcked(50)
+	log, p := integFSStartWriter(t, dir)
 	const n = 4
 	integRotateLoop(n, 100*time.Millisecond, func(i int) {
 		if err := os.Link(log, fmt.Sprintf("%s.%d", log, i)); err != nil {
@@ -364,9 +358,7 @@ func integFSDirRenamed(t *testing.T, fsName, dir string) {
 // ENOSPC, frees the space and checks that the writer carries on.
 func integFSDiskFull(t *testing.T, fsName, dir string) {
 	start := time.Now()
-	log := filepath.Join(dir, "log", "app.log")
-	p := integStartWriter(t, integWriterConfig{Paths: []string{log}})
-	p.waitAcked(50)
+	_, p := integFSStartWriter(t, dir)
 	filler := filepath.Join(dir, "filler")
 	fillDisk(t, filler)
 	integEventually(t, 20*time.Second, "writes to fail with ENOSPC", func() bool {
@@ -480,6 +472,15 @@ func integHostRotations(t *testing.T, scenario string, p *integProc, vol string)
 		t.Errorf("backend %s, want inotify", b)
 	}
 	integExpectClean(t, c)
+}
+
+// integFSStartWriter starts a writer on dir/log/app.log and waits for its
+// first records.
+func integFSStartWriter(t *testing.T, dir string) (string, *integProc) {
+	log := filepath.Join(dir, "log", "app.log")
+	p := integStartWriter(t, integWriterConfig{Paths: []string{log}})
+	p.waitAcked(50)
+	return log, p
 }
 
 // integFSStop lets the writer settle and write some more, stops it, and
