@@ -180,11 +180,7 @@ func (g *group) slice(d time.Duration) {
 	g.c.ElapsedNs += elapsed.Nanoseconds()
 	g.c.CPUNs += (cpu1 - cpu0).Nanoseconds()
 	g.c.Mallocs += int64(ms1.Mallocs - ms0.Mallocs)
-	if sysErr0 != nil || sysErr1 != nil || g.c.WriteCalls < 0 {
-		g.c.WriteCalls = -1
-	} else {
-		g.c.WriteCalls += int64(sysw1 - sysw0)
-	}
+	g.c.addWriteCalls(sysw0, sysw1, errors.Join(sysErr0, sysErr1))
 	g.failed = g.firstErr.Load() != nil
 }
 
@@ -198,11 +194,7 @@ func (g *group) close() (cell, error) {
 	sysw1, sysErr1 := syscw()
 	c := g.c
 	c.Records = g.total.Load()
-	if sysErr0 != nil || sysErr1 != nil || c.WriteCalls < 0 {
-		c.WriteCalls = -1
-	} else {
-		c.WriteCalls += int64(sysw1 - sysw0)
-	}
+	c.addWriteCalls(sysw0, sysw1, errors.Join(sysErr0, sysErr1))
 	for i := 1; i < len(g.hists); i++ {
 		g.hists[0].merge(&g.hists[i])
 	}
@@ -217,6 +209,16 @@ func (g *group) close() (cell, error) {
 		return c, errors.New(g.s.name + ": no record written")
 	}
 	return c, nil
+}
+
+// addWriteCalls adds the write calls counted between two reads of syscw;
+// once a read fails, the cell's count is unknown (-1).
+func (c *cell) addWriteCalls(from, to uint64, err error) {
+	if err != nil || c.WriteCalls < 0 {
+		c.WriteCalls = -1
+		return
+	}
+	c.WriteCalls += int64(to - from)
 }
 
 // runRound measures one cell of each Go strategy in ss, interleaved in
