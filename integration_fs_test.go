@@ -65,7 +65,7 @@ func integRun(t *testing.T, name string, args ...string) string {
 func integMount(t *testing.T, target string, args ...string) {
 	t.Helper()
 	if out, err := exec.Command("mount", append(args, target)...).CombinedOutput(); err != nil {
-		missing(t, fmt.Sprintf("mount %s %s: %v: %s (kernel module missing?)", strings.Join(args, " "), target, err, out))
+		unsupported(t, fmt.Sprintf("mount %s %s: %v: %s (kernel module missing?)", strings.Join(args, " "), target, err, out))
 	}
 	t.Cleanup(func() { integUmount(t, target) })
 }
@@ -94,7 +94,7 @@ func integLoopFS(t *testing.T, dir string, sizeMB int64, mkfs ...string) string 
 	integRun(t, mkfs[0], append(mkfs[1:], img)...)
 	out, err := exec.Command("losetup", "-f", "--show", img).CombinedOutput()
 	if err != nil {
-		missing(t, fmt.Sprintf("losetup -f --show: %v: %s (no loop devices?)", err, out))
+		unsupported(t, fmt.Sprintf("losetup -f --show: %v: %s (no loop devices?)", err, out))
 	}
 	dev := strings.TrimSpace(string(out))
 	t.Cleanup(func() { // after the unmount, registered below
@@ -424,7 +424,7 @@ func TestIntegrationFSContainer(t *testing.T) {
 		// The writer's namespace copies the bind mount when it starts
 		// (os/exec makes its mounts private); the host then drops its own.
 		if out, err := exec.Command("mount", "--bind", vol, inContainer).CombinedOutput(); err != nil {
-			missing(t, fmt.Sprintf("mount --bind: %v: %s", err, out))
+			unsupported(t, fmt.Sprintf("mount --bind: %v: %s", err, out))
 		}
 		mounted := true
 		t.Cleanup(func() {
