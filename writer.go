@@ -161,7 +161,8 @@ func (w *Writer) WriteString(s string) (int, error) {
 }
 
 // Sync commits to stable storage (fsync) the file that is current when Sync
-// is called, after writing what is buffered (see [WithBuffer]): every record
+// is called, after writing what is buffered (see [WithBuffer]) or held (see
+// [Writer.Write]): every record
 // whose Write returned before Sync was called and that went to that file.
 // Records in a file the Writer switched away from earlier were closed
 // without an fsync, like any program closing a file: the kernel writes them
@@ -177,6 +178,9 @@ func (w *Writer) Sync() error {
 	w.lock.lock()
 	var f *os.File
 	err := w.ready("sync")
+	if err == nil {
+		err = w.writeHeld()
+	}
 	if err == nil {
 		// A duplicate, so that the fsync, outside the lock (it takes
 		// milliseconds and writes go on meanwhile), cannot meet a file
