@@ -2,7 +2,6 @@ package watchedfile
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -13,7 +12,7 @@ import (
 // buffer holds records waiting to be written. Its capacity is fixed when the
 // Writer opens; len(b) is the bytes waiting, and n says it to Stats, which
 // must not wait for mu (a flush may hang in write(2)). Lock order: mu before
-// Writer.wmu.
+// the Writer's write lock.
 type buffer struct {
 	n  atomic.Int64
 	mu sync.Mutex
@@ -32,7 +31,7 @@ func (w *Writer) writeBuffered(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	if w.flags.Load()&flagClosed != 0 { // Close has flushed for the last time
 		w.writeErrors.Add(1)
-		return 0, fmt.Errorf("watchedfile: write %s: %w", w.path, os.ErrClosed)
+		return 0, w.errClosed("write")
 	}
 	if len(b.b)+len(p) > cap(b.b) {
 		if err := w.flushLocked(); err != nil && len(b.b)+len(p) > cap(b.b) {
@@ -41,9 +40,9 @@ func (w *Writer) writeBuffered(p []byte) (int, error) {
 		}
 	}
 	if len(p) > cap(b.b) { // the buffer is empty: write it directly
-		w.wmu.Lock()
+		w.lock.lock()
 		n, err := w.writeLocked(p)
-		w.unlock()
+		w.lock.lead()
 		return n, err
 	}
 	b.b = append(b.b, p...)
@@ -53,23 +52,55 @@ func (w *Writer) writeBuffered(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// flushLocked writes what is buffered to the current file, and keeps what
-// the kernel did not take. Called with buf.mu held.
+// flushLocked writes what is buffered to the current file. If the write
+// fails, the buffer keeps it all; if it fails after a part, the rest is held
+// for the same file (see Writer.hold), since a record may be cut there.
+// Called with buf.mu held.
 func (w *Writer) flushLocked() error {
 	b := w.buf
 	if len(b.b) == 0 {
 		return nil
 	}
-	// A short write is completed, so n < len(b.b) only with an error.
-	w.wmu.Lock()
-	var n int
-	err := w.beforeWrite()
+	w.lock.lock()
+	err := w.prepare()
 	if err == nil {
-		n, err = writeFull(w.file, w.fd, b.b)
+		err = w.writeBuffer()
 	}
-	w.unlock()
+	w.lock.unlock()
+	if err != nil {
+		w.flushErrors.Add(1)
+		return fmt.Errorf("watchedfile: flush: %w", err)
+	}
+	return nil
+}
+
+// writeBuffer writes the buffer to the open file, holding the rest of a
+// write cut short. Called with buf.mu and the lock held.
+func (w *Writer) writeBuffer() error {
+	b := w.buf
+	n, err := w.out.write(b.b)
+	if err != nil && n > 0 {
+		w.hold(b.b[n:])
+		n = len(b.b)
+	}
 	b.b = b.b[:copy(b.b, b.b[n:])]
 	b.n.Store(int64(len(b.b)))
+	if err != nil {
+		return w.pathError("write", err)
+	}
+	return nil
+}
+
+// flushLast is Close's flush: to the open file, without a look at the path.
+// Called with buf.mu and the lock held.
+func (w *Writer) flushLast() error {
+	if w.buf == nil || len(w.buf.b) == 0 {
+		return nil
+	}
+	err := w.errNoFile("flush")
+	if w.out.f != nil {
+		err = w.writeBuffer()
+	}
 	if err != nil {
 		w.flushErrors.Add(1)
 		return fmt.Errorf("watchedfile: flush: %w", err)
@@ -88,10 +119,12 @@ func (w *Writer) flush() error {
 	return w.flushLocked()
 }
 
-// buffered returns the bytes waiting in the buffer.
+// buffered returns the bytes taken and not yet written: those in the
+// buffer, and the held rest of a cut record.
 func (w *Writer) buffered() int {
-	if w.buf == nil {
-		return 0
+	n := w.out.heldSize.Load()
+	if w.buf != nil {
+		n += w.buf.n.Load()
 	}
-	return int(w.buf.n.Load())
+	return int(n)
 }

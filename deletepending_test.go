@@ -46,10 +46,10 @@ func doomedWriter(t *testing.T, path, doomed string, pending bool, opts ...Optio
 	require.NoError(t, os.Rename(path, doomed))
 	require.NoError(t, os.Mkdir(path, 0o755))
 	if pending {
-		w.wmu.Lock()
-		f := w.file
+		w.lock.lock()
+		f := w.out.f
 		w.sw.deletePending = func(g *os.File) bool { return g == f }
-		w.unlock()
+		w.lock.unlock()
 	}
 	return w
 }

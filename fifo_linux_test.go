@@ -62,10 +62,13 @@ func TestStatsWhileWriteHangs(t *testing.T) {
 	}, waitFor, waitTick)
 
 	stats := make(chan watchedfile.Stats, 1)
+	start := time.Now()
 	go func() { stats <- w.Stats() }()
 	select {
 	case s := <-stats:
 		assert.Positive(t, s.Buffered)
+		// The doc's bound is 20ms, plus scheduling on a busy machine.
+		assert.Less(t, time.Since(start), time.Second, "Stats waited behind a hung write")
 	case <-time.After(waitFor):
 		t.Fatal("Stats hung behind a write")
 	}
@@ -81,4 +84,68 @@ func TestStatsWhileWriteHangs(t *testing.T) {
 	}()
 	<-hung
 	require.NoError(t, w.Close())
+}
+
+// fullFIFO makes a FIFO at path with a reader that never reads, and fills
+// it, so that the next write(2) to it blocks; it returns the read end.
+func fullFIFO(t *testing.T, path string) *os.File {
+	t.Helper()
+	r := fifoWithReader(t, path)
+	fill, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	require.NoError(t, err)
+	defer fill.Close()
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := syscall.Write(int(fill.Fd()), chunk); err != nil {
+			require.ErrorIs(t, err, syscall.EAGAIN)
+			return r
+		}
+	}
+}
+
+// TestCloseWhileWriteHangs: Close does not wait for a write that hangs (a
+// FIFO whose reader stopped reading); the hung Write returns an error
+// wrapping ErrClosed, and Close releases everything.
+func TestCloseWhileWriteHangs(t *testing.T) {
+	forEachWriteMode(t, func(t *testing.T, opts ...watchedfile.Option) {
+		path := filepath.Join(t.TempDir(), "fifo")
+		fullFIFO(t, path)
+		w, err := watchedfile.Open(path, opts...)
+		require.NoError(t, err)
+
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := w.Write([]byte("hangs\n"))
+			wrote <- err
+		}()
+		// The Write holds the write lock in write(2): Stats cannot take it.
+		require.Eventually(t, func() bool { return writeHangs(w) }, waitFor, waitTick)
+
+		closed := make(chan error, 1)
+		start := time.Now()
+		go func() { closed <- w.Close() }()
+		select {
+		case err := <-closed:
+			assert.NoError(t, err)
+			// The doc's bound is about a second, plus scheduling.
+			assert.Less(t, time.Since(start), 3*time.Second, "Close waited too long for the hung write")
+			t.Logf("Close returned after %v", time.Since(start))
+		case <-time.After(waitFor):
+			t.Fatal("Close waited for the hung write")
+		}
+		select {
+		case err := <-wrote:
+			assert.ErrorIs(t, err, os.ErrClosed)
+		case <-time.After(waitFor):
+			t.Fatal("the hung Write did not return after Close")
+		}
+	})
+}
+
+// writeHangs reports whether a write of w is blocked: the Writer's lock is
+// taken for longer than Stats waits for it.
+func writeHangs(w *watchedfile.Writer) bool {
+	start := time.Now()
+	w.Stats()
+	return time.Since(start) >= 20*time.Millisecond
 }

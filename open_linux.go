@@ -144,13 +144,13 @@ func lastDirError(dir int, lookup bool) error {
 }
 
 // openLast opens name in dir with flag, non-blocking (a FIFO without a
-// reader fails, ENXIO), then makes the descriptor blocking for the writes.
+// reader fails, ENXIO); see blockingIfRegular.
 func openLast(dir int, name string, flag int, perm fs.FileMode) (int, error) {
 	fd, err := unix.Openat(dir, name, flag|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
 		return -1, err
 	}
-	if err := unix.SetNonblock(fd, false); err != nil {
+	if err := blockingIfRegular(fd); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}

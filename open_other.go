@@ -3,6 +3,7 @@
 package watchedfile
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,3 +26,6 @@ func unlinked(*os.File) bool { return false }
 
 // deletePending is unknown here: false.
 func deletePending(*os.File) bool { return false }
+
+// dupFile is not available here: Sync fails.
+func dupFile(*os.File) (*os.File, error) { return nil, errors.ErrUnsupported }

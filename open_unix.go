@@ -50,10 +50,7 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 
 // openNoFollow opens name, not following a symlink there, with O_NONBLOCK
 // so that a FIFO without a reader fails (ENXIO) instead of hanging the
-// goroutine that holds the Writer's lock; then it clears O_NONBLOCK, so
-// writes to a FIFO or a device block as usual, before os.NewFile sees the
-// descriptor: os.OpenFile would have put a FIFO under the runtime poller,
-// and a flag cleared behind its back could make a Close hang.
+// goroutine that holds the Writer's lock; see blockingIfRegular.
 func openNoFollow(name string, flag int, perm fs.FileMode) (*os.File, error) {
 	var fd int
 	var err error
@@ -66,7 +63,7 @@ func openNoFollow(name string, flag int, perm fs.FileMode) (*os.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	if err := syscall.SetNonblock(fd, false); err != nil {
+	if err := blockingIfRegular(fd); err != nil {
 		syscall.Close(fd)
 		return nil, &fs.PathError{Op: "fcntl", Path: name, Err: err}
 	}

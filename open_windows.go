@@ -93,3 +93,23 @@ func standardInfo(f *os.File) (fileStandardInfo, error) {
 	}
 	return info, err
 }
+
+// dupFile returns a second handle for f's open file.
+func dupFile(f *os.File) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var dup windows.Handle
+	cerr := rc.Control(func(h uintptr) {
+		p := windows.CurrentProcess()
+		err = windows.DuplicateHandle(p, windows.Handle(h), p, &dup, 0, false, windows.DUPLICATE_SAME_ACCESS)
+	})
+	if cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, &os.SyscallError{Syscall: "DuplicateHandle", Err: err}
+	}
+	return os.NewFile(uintptr(dup), f.Name()), nil
+}

@@ -141,17 +141,17 @@ func WithMkdirAll(mode fs.FileMode) Option {
 //
 // Records are buffered whole and go to the file that is current when they
 // are flushed: records written before a rotation and flushed after it land
-// in the new file. A flush that fails (a full disk, an I/O error) keeps in
-// the buffer every byte the kernel did not take and is retried at the next
-// flush. The Sync or Close that flushed returns the error, and so does a
-// Write whose record does not fit in what is left (a Write whose record
-// fits takes it and returns nil: the retry will tell); a flush on the
-// interval reports it to the function set with [WithErrorHandler]; all
-// count in [Stats.FlushErrors]. While the buffer is full and cannot be
+// in the new file. A flush that fails (a full disk, an I/O error) keeps
+// every byte the kernel did not take and is retried at the next flush: in
+// the buffer if it wrote nothing, else held for the same file, where a
+// record may be cut, and written there first, before any switch of files
+// (see [Writer.Write]). The Sync or Close that flushed returns the error,
+// and so does a Write whose record does not fit in what is left (a Write
+// whose record fits takes it and returns nil: the retry will tell); a flush
+// on the interval reports it to the function set with [WithErrorHandler];
+// all count in [Stats.FlushErrors]. While the buffer is full and cannot be
 // flushed, Write returns the error and does not take the record (counted in
-// [Stats.WriteErrors]). A write cut short by a full disk may leave the head
-// of one record in the file; the rest is written by the next flush, so the
-// record is whole unless the file was rotated in between.
+// [Stats.WriteErrors]).
 func WithBuffer(size int, flushInterval time.Duration) Option {
 	return optionFunc(func(c *config) {
 		c.bufSize = size

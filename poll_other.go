@@ -3,5 +3,5 @@
 package watchedfile
 
 // newWatcher reports that this system has no event source for files: every
-// Writer polls (see monitor.go).
+// Writer polls (see the goroutine in switch.go).
 func newWatcher(flag func()) (watcher, error) { return nil, nil }

@@ -1,6 +1,7 @@
 package watchedfile
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,7 +33,9 @@ type Stats struct {
 	// FlushErrors counts failed writes of the buffer (see [WithBuffer]),
 	// whether Write, Sync, Close or the interval flushed it.
 	FlushErrors uint64
-	// Buffered is the bytes waiting in the buffer; 0 without [WithBuffer].
+	// Buffered is the bytes taken by Write and not yet in the file: in
+	// the buffer (see [WithBuffer]), and the held rest of a record a
+	// failed write cut short (see [Writer.Write]).
 	Buffered int
 	// Reopens counts switches to a new file at the path, whether found in
 	// the background or asked for through [Writer.Reopen].
@@ -52,6 +55,55 @@ type Stats struct {
 	DroppedErrors uint64
 }
 
+// Stats returns a snapshot of the Writer's counters and state. It never
+// writes and never waits on the file: while a write(2) hangs (a FIFO nobody
+// reads), it waits at most 20ms for the writer to publish the counts, then
+// answers with those published last.
+func (w *Writer) Stats() Stats {
+	records, bytes, failed := w.tallied()
+	w.stats.mu.Lock()
+	defer w.stats.mu.Unlock()
+	return Stats{
+		Backend:        w.stats.backend,
+		FallbackReason: w.stats.fallbackReason,
+		Records:        records + w.records.Load(),
+		Bytes:          bytes + w.bytes.Load(),
+		WriteErrors:    failed + w.writeErrors.Load(),
+		FlushErrors:    w.flushErrors.Load(),
+		Buffered:       w.buffered(),
+		Reopens:        w.reopens.Load(),
+		FailedReopens:  w.failedReopens.Load(),
+		ReopenPending:  w.pending.Load(),
+		LastError:      w.stats.lastErr,
+		DroppedErrors:  w.droppedErrors.Load(),
+	}
+}
+
+// status is what Stats reports that changes seldom, under its own mutex:
+// the goroutine sets it without the write lock.
+type status struct {
+	mu             sync.Mutex
+	backend        Backend
+	fallbackReason string
+	lastErr        error
+}
+
+func (s *status) setBackend(b Backend, reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.backend = b
+	s.fallbackReason = ""
+	if reason != nil {
+		s.fallbackReason = reason.Error()
+	}
+}
+
+func (s *status) setErr(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastErr = err
+}
+
 // counters are what Stats reads without a lock.
 type counters struct {
 	records       atomic.Uint64 // buffered Writes (see tally for the others)
@@ -66,7 +118,8 @@ type counters struct {
 
 // tally counts what the file's writes did. Atomic counters cost a Write
 // twice what the rest of the Writer does, so these are plain fields, kept
-// by whoever holds wmu, and published for Stats when it asks (flagStats).
+// by the holder of the write lock, and published for Stats when it asks
+// (flagStats).
 type tally struct {
 	records, bytes, failed uint64
 
@@ -75,14 +128,14 @@ type tally struct {
 }
 
 // count adds what one write(2) did: the records it wrote, whatever their
-// number, and the Writes it failed. Called with wmu held.
+// number, and the Writes it failed. Called with the lock held.
 func (t *tally) count(records, bytes, failed int) {
 	t.records += uint64(records)
 	t.bytes += uint64(bytes)
 	t.failed += uint64(failed)
 }
 
-// publish makes the counts visible to Stats. Called with wmu held.
+// publish makes the counts visible to Stats. Called with the lock held.
 func (t *tally) publish() {
 	t.pubRecords.Store(t.records)
 	t.pubBytes.Store(t.bytes)
@@ -94,28 +147,29 @@ func (t *tally) publish() {
 // the counts; past it, Stats answers with the last ones published.
 const statsWait = 20 * time.Millisecond
 
-// tallied returns the counts of the file's writes: at once if wmu is free,
-// else as published by its holder, who finds flagStats set before its next
-// write. A holder that hangs in write(2) does not hold Stats up for long.
+// tallied returns the counts of the file's writes: at once if the lock is
+// free, else as published by its holder, who finds flagStats set before its
+// next write. A holder that hangs in write(2) does not hold Stats up for
+// long, and Stats, holding the lock, writes nothing (see writeLock.unlock).
 func (w *Writer) tallied() (records, bytes, failed uint64) {
 	t := &w.tally
 	if w.lockOrPublished() {
 		t.publish()
-		w.unlock()
+		w.lock.unlock()
 	}
 	return t.pubRecords.Load(), t.pubBytes.Load(), t.pubFailed.Load()
 }
 
-// lockOrPublished takes wmu (true) unless its holder publishes the counts
-// first or statsWait runs out (false).
+// lockOrPublished takes the lock (true) unless its holder publishes the
+// counts first or statsWait runs out (false).
 func (w *Writer) lockOrPublished() bool {
-	if w.wmu.TryLock() {
+	if w.lock.tryLock() {
 		return true
 	}
 	seq := w.tally.seq.Load()
 	w.flags.Or(flagStats)
 	for deadline := time.Now().Add(statsWait); time.Now().Before(deadline); time.Sleep(20 * time.Microsecond) {
-		if w.wmu.TryLock() {
+		if w.lock.tryLock() {
 			return true
 		}
 		if w.tally.seq.Load() != seq {

@@ -1,16 +1,19 @@
 package watchedfile
 
 import (
+	"io/fs"
 	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// On Linux the Writer writes to the descriptor itself, under wmu, instead of
-// through os.File, whose own lock would be a second one on every write.
-// wmu also keeps the descriptor open: a switch closes a file only while
-// holding it.
+// On Linux the Writer writes a regular file's descriptor itself, under the
+// write lock, instead of through os.File, whose own lock would be a second
+// one on every write. The lock also keeps the descriptor open: a switch
+// closes a file only while holding it. A pipe, FIFO, socket or terminal is
+// written through os.File, whose runtime poller lets Close cut a write that
+// hangs (see Writer.Close).
 
 // iovMax is the most buffers one writev(2) takes (IOV_MAX).
 const iovMax = 1024
@@ -18,15 +21,23 @@ const iovMax = 1024
 // iovecs is the Writer's buffer of iovecs for writev(2), allocated once.
 type iovecs *[iovMax]unix.Iovec
 
-// sysfd returns the descriptor to write f with.
-func sysfd(f *os.File) int { return int(f.Fd()) }
+// directFd returns the descriptor to write f with directly, or -1.
+func directFd(f *os.File, info fs.FileInfo) int {
+	if !info.Mode().IsRegular() {
+		return -1
+	}
+	return int(f.Fd())
+}
 
-// writeFull writes p with write(2), completing a write the kernel cut short
-// (at a full disk, the next write fails and says why).
-func writeFull(_ *os.File, fd int, p []byte) (int, error) {
+// write writes p, completing a write the kernel cut short (at a full disk,
+// the next write fails and says why).
+func (o *output) write(p []byte) (int, error) {
+	if o.fd < 0 {
+		return o.f.Write(p)
+	}
 	n := 0
 	for {
-		m, err := unix.Write(fd, p[n:])
+		m, err := unix.Write(o.fd, p[n:])
 		if m > 0 {
 			n += m
 		}
@@ -42,11 +53,14 @@ func writeFull(_ *os.File, fd int, p []byte) (int, error) {
 
 // writev writes the records of ws with one writev(2), completing a write
 // the kernel cut short, and returns the bytes written.
-func (w *Writer) writev(ws []*waiter) (int, error) {
-	if w.iov == nil {
-		w.iov = new([iovMax]unix.Iovec)
+func (o *output) writev(ws []*waiter) (int, error) {
+	if o.fd < 0 {
+		return o.writeEach(ws)
 	}
-	iov := w.iov[:len(ws)]
+	if o.iov == nil {
+		o.iov = new([iovMax]unix.Iovec)
+	}
+	iov := o.iov[:len(ws)]
 	total := 0
 	for i, wt := range ws {
 		iov[i] = unix.Iovec{}
@@ -59,7 +73,7 @@ func (w *Writer) writev(ws []*waiter) (int, error) {
 	defer clear(iov) // drop the records for the garbage collector
 	n := 0
 	for n < total {
-		m, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(w.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		m, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(o.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 		if errno == unix.EINTR {
 			continue
 		}

@@ -2,9 +2,12 @@
 
 package watchedfile
 
-import "os"
+import (
+	"io/fs"
+	"os"
+)
 
-// Elsewhere the Writer writes through os.File, under wmu.
+// Elsewhere the Writer writes through os.File, under the write lock.
 
 // iovMax bounds how many records one batch holds.
 const iovMax = 1024
@@ -12,22 +15,11 @@ const iovMax = 1024
 // iovecs is unused here.
 type iovecs struct{}
 
-// sysfd is unused here.
-func sysfd(*os.File) int { return -1 }
+// directFd is -1: every file is written through os.File.
+func directFd(*os.File, fs.FileInfo) int { return -1 }
 
-// writeFull writes p; os.File completes a write the kernel cut short.
-func writeFull(f *os.File, _ int, p []byte) (int, error) { return f.Write(p) }
+// write writes p; os.File completes a write the kernel cut short.
+func (o *output) write(p []byte) (int, error) { return o.f.Write(p) }
 
-// writev writes the records of ws one after the other, and returns the
-// bytes written until the first failure.
-func (w *Writer) writev(ws []*waiter) (int, error) {
-	total := 0
-	for _, wt := range ws {
-		n, err := w.file.Write(wt.p)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
+// writev writes the records of ws one after the other.
+func (o *output) writev(ws []*waiter) (int, error) { return o.writeEach(ws) }

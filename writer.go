@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -23,59 +22,42 @@ var ErrUnsafeSymlink = errors.New("refusing to follow a symlink owned by another
 // across rotations. Open one with [Open].
 //
 // A Writer is safe for concurrent use: any number of goroutines may call
-// Write at once. A call to Write is one record: its bytes reach the file
-// whole, unmixed with other calls' (the file is opened with O_APPEND, and a
-// write the kernel cuts short is completed before any other record is
-// written), and, unbuffered, entirely in one file, never split across a
-// switch of files. With [WithGroupCommit], records written at the same moment
-// by several goroutines share write(2) calls; each Write still returns only
-// once its own record is in the file.
+// Write at once. A call to Write is one record: its bytes go to one file,
+// never split across a switch of files, unmixed with other calls' (the file
+// is opened with O_APPEND, and a record the kernel takes only in part is
+// completed before any other record is written to that file). With
+// [WithGroupCommit], records written at the same moment by several
+// goroutines share write(2) calls; each Write still returns only once its
+// own record is in the file.
 type Writer struct {
 	path string
 	cfg  config
 	buf  *buffer // nil unless WithBuffer
 
-	// The hot path. wmu is held by the goroutine writing to the file (the
-	// leader of a batch, see commit.go) and by whoever looks at the path or
-	// switches files; file and fd change only under it. Write checks flags
-	// once: anything but zero sends it down the slow path.
-	wmu   sync.Mutex
-	flags atomic.Uint32
-	file  *os.File
-	fd    int // file's descriptor, for direct writes (see sysfd)
-	iov   iovecs
-	queue queue
+	lock  writeLock     // see lock.go; guards out and sw
+	flags atomic.Uint32 // anything set sends a write down the slow path
+	out   output        // the file written to; see write.go
+	sw    switchState   // what the Writer knows of the path; see switch.go
+	watch watching      // how it hears of changes; see watch.go
+	rep   reporter      // the error handler's goroutine; see report.go
+	stats status        // what Stats reports besides the counts; see stats.go
 	tally tally
 	counters
 
-	sw switchState // guarded by wmu; see switch.go
-
-	watcher  watcher // nil when polling; replaced by the goroutine only, under wmu
-	attribOn bool    // watcher.attrib is on; guarded by wmu
-
-	rmu            sync.Mutex // guards what follows: what Stats reports
-	backend        Backend
-	fallbackReason string
-	lastErr        error
-
-	wake   chan struct{} // flag, Reopen: the goroutine must look now
-	done   chan struct{} // closed by Close: the goroutine must return
-	exited chan struct{} // closed by the goroutine when it returns
-	errs   chan error    // to the error handler's goroutine; nil without one
-
-	reported  chan struct{} // closed when the error handler's goroutine returns
-	inHandler atomic.Bool   // the error handler is running
-
-	closeOnce sync.Once
-	closeErr  error
+	wake    chan struct{} // the Writer's goroutine must look now
+	done    chan struct{} // closed by Close: the goroutine must return
+	exited  chan struct{} // closed by the goroutine when it returns
+	closing atomic.Bool
+	closed  chan struct{} // closed when the first Close is done
 }
 
 // Bits of Writer.flags.
 const (
 	flagEvent  = 1 << iota // the watcher saw a change: look before writing
-	flagClosed             // Close has begun
+	flagClosed             // Close has begun: no new record is written
 	flagStats              // Stats waits for the counts: publish them
 	flagNoFile             // the Writer has no file (see dropFile): writes fail
+	flagHeld               // a cut record's rest waits: write it first (see hold)
 )
 
 var (
@@ -106,15 +88,18 @@ func Open(path string, opts ...Option) (*Writer, error) {
 		}
 	}
 	w := &Writer{
-		path:    abs,
-		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		exited:  make(chan struct{}),
-		backend: BackendPolling,
+		path:   abs,
+		cfg:    cfg,
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
+		closed: make(chan struct{}),
 	}
+	w.lock.group = cfg.groupCommit
+	w.lock.write = w.writeBatch
 	w.sw.retry = cfg.retryMin
 	w.sw.deletePending = deletePending
+	w.stats.backend = BackendPolling
 	if cfg.bufSize > 0 {
 		w.buf = newBuffer(cfg.bufSize)
 	}
@@ -122,13 +107,9 @@ func Open(path string, opts ...Option) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watchedfile: %w", err)
 	}
-	w.file, w.fd, w.sw.info = f, sysfd(f), info
+	w.out.set(f, info)
 	w.startWatching(f)
-	if cfg.onError != nil {
-		w.errs = make(chan error, errQueue)
-		w.reported = make(chan struct{})
-		go w.reportErrors(cfg.onError)
-	}
+	w.rep.start(cfg.onError)
 	go w.run()
 	w.flag() // a rotation between the open and the first watch is seen now
 	return w, nil
@@ -138,9 +119,18 @@ func Open(path string, opts ...Option) (*Writer, error) {
 // bytes written. It makes one write(2) (more only if the kernel cuts it
 // short: beyond 2 GiB, or at a full disk); with [WithGroupCommit] and other
 // goroutines writing, the records that arrive while one write(2) is under
-// way go together in the next writev(2) instead. An error (a full disk, an I/O error) is returned
-// wrapped, and the Writer stays usable: a later Write succeeds once the
-// fault clears. After Close, Write returns an error wrapping [os.ErrClosed].
+// way go together in the next writev(2) instead. An error (a full disk, an
+// I/O error) is returned wrapped, and the Writer stays usable: a later Write
+// succeeds once the fault clears. After Close, Write returns an error
+// wrapping [os.ErrClosed].
+//
+// A record the kernel takes only in part before it fails (a disk that
+// fills in the middle of it) is not split: Write returns len(p) with the
+// error, and the Writer holds the rest of the record and writes it first,
+// to the same file, before any other record and before any switch of files,
+// once the file takes writes again (at the next Write, flush, Sync, Close or
+// retry of the Writer's goroutine). Until then [Stats.Buffered] counts it.
+// If the file is deleted meanwhile, the rest is dropped with it.
 //
 // When the watcher has seen a change of the path, the Write that comes next
 // looks at the path first and switches files before writing, if the path
@@ -153,61 +143,15 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.buf != nil {
 		return w.writeBuffered(p)
 	}
-	if !w.wmu.TryLock() {
-		if w.cfg.groupCommit {
-			return w.follow(p)
+	if !w.lock.tryLock() {
+		if w.lock.group {
+			return w.lock.follow(p)
 		}
-		w.wmu.Lock()
+		w.lock.lock()
 	}
 	n, err := w.writeLocked(p)
-	w.unlock()
+	w.lock.lead()
 	return n, err
-}
-
-// writeLocked writes p to the current file as one record. Called with wmu held.
-func (w *Writer) writeLocked(p []byte) (int, error) {
-	if w.flags.Load() != 0 {
-		if err := w.beforeWrite(); err != nil {
-			w.tally.count(0, 0, 1)
-			return 0, err
-		}
-	}
-	n, err := writeFull(w.file, w.fd, p)
-	if err != nil {
-		w.tally.count(0, 0, 1)
-		return n, w.writeError(err)
-	}
-	w.tally.count(1, n, 0)
-	return n, nil
-}
-
-// beforeWrite is what a write does before writing when flags is set: refuse
-// after Close, look at the path after an event. Called with wmu held.
-func (w *Writer) beforeWrite() error {
-	f := w.flags.Load()
-	if f == 0 {
-		return nil
-	}
-	if f&flagClosed != 0 {
-		return fmt.Errorf("watchedfile: write %s: %w", w.path, os.ErrClosed)
-	}
-	if f&flagStats != 0 {
-		w.flags.And(^uint32(flagStats))
-		w.tally.publish()
-	}
-	w.checkNow()
-	if w.file == nil {
-		return w.errNoFile("write")
-	}
-	return nil
-}
-
-func (w *Writer) writeError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) { // from os.File, on systems where it writes
-		err = pe.Err
-	}
-	return fmt.Errorf("watchedfile: %w", &fs.PathError{Op: "write", Path: w.path, Err: err})
 }
 
 // WriteString is like Write, for a string; it lets [io.WriteString] and
@@ -216,44 +160,42 @@ func (w *Writer) WriteString(s string) (int, error) {
 	return w.Write(unsafe.Slice(unsafe.StringData(s), len(s))) // write(2) only reads it
 }
 
-// Sync commits the current file's contents to stable storage (fsync), after
-// writing what is buffered (see [WithBuffer]). Records written before a
-// switch of files are in the file switched away from, which the Writer
-// closed without an fsync, like any program closing a file: the kernel
-// writes it back. On a pipe or a terminal (/dev/stdout) there is nothing to
-// commit, and Sync returns nil. With Sync, a *Writer is a
-// zapcore.WriteSyncer as it is.
+// Sync commits to stable storage (fsync) the file that is current when Sync
+// is called, after writing what is buffered (see [WithBuffer]) or held (see
+// [Writer.Write]): every record
+// whose Write returned before Sync was called and that went to that file.
+// Records in a file the Writer switched away from earlier were closed
+// without an fsync, like any program closing a file: the kernel writes them
+// back. On a pipe or a terminal (/dev/stdout) there is nothing to commit,
+// and Sync returns nil. With Sync, a *Writer is a zapcore.WriteSyncer as it
+// is.
 func (w *Writer) Sync() error {
 	if w.buf != nil {
 		if err := w.flush(); err != nil {
 			return err
 		}
 	}
-	w.wmu.Lock()
-	f := w.file
-	closed := w.flags.Load()&flagClosed != 0
-	var lost error
-	if f == nil && !closed {
-		lost = w.errNoFile("sync")
+	w.lock.lock()
+	var f *os.File
+	err := w.ready("sync")
+	if err == nil {
+		err = w.writeHeld()
 	}
-	w.unlock()
-	if closed {
-		return fmt.Errorf("watchedfile: sync %s: %w", w.path, os.ErrClosed)
+	if err == nil {
+		// A duplicate, so that the fsync, outside the lock (it takes
+		// milliseconds and writes go on meanwhile), cannot meet a file
+		// that a switch or Close has closed.
+		f, err = dupFile(w.out.f)
 	}
-	if lost != nil {
-		return lost
+	w.lock.unlock()
+	if err != nil {
+		return err
 	}
-	// Outside wmu: an fsync takes milliseconds, and writes go on meanwhile.
-	// A switch may close f under it; os.File keeps the descriptor until
-	// Sync returns, which then fails with ErrClosed: the records are in
-	// the file switched away from.
-	err := f.Sync()
-	switch {
-	case err == nil, errors.Is(err, syscall.EINVAL), errors.Is(err, os.ErrClosed):
-		return nil // EINVAL: a pipe, socket or terminal, where fsync has nothing to do
-	default:
-		return fmt.Errorf("watchedfile: %w", err)
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) { // EINVAL: a pipe or terminal
+		return w.pathError("sync", err)
 	}
+	return nil
 }
 
 // Reopen opens the path now and switches to it if it names another file
@@ -265,14 +207,20 @@ func (w *Writer) Sync() error {
 // in [Stats], and the Writer goes on writing to the file it has, unless that
 // file is delete pending (Windows): then it closes the file, since what it
 // writes there is lost, and writes fail until a retry creates the new one.
-// If the new file can be opened but not watched, Reopen switches to it and
-// the Writer polls; that change is reported like the Writer's own, through
+// While the rest of a cut record waits (see [Writer.Write]) and cannot be
+// written, Reopen returns that error and switches later. If the new file
+// can be opened but not watched, Reopen switches to it and the Writer
+// polls; that change is reported like the Writer's own, through
 // [WithErrorHandler] and [Stats.FallbackReason].
 func (w *Writer) Reopen() error {
-	w.wmu.Lock()
-	defer w.unlock()
+	w.lock.lock()
+	defer w.lock.unlock()
 	if w.flags.Load()&flagClosed != 0 {
-		return fmt.Errorf("watchedfile: reopen %s: %w", w.path, os.ErrClosed)
+		return w.errClosed("reopen")
+	}
+	if err := w.writeHeld(); err != nil {
+		w.notify() // the goroutine retries
+		return err
 	}
 	if err := w.reopen(true); err != nil {
 		w.reopenFailed(err)
@@ -286,77 +234,82 @@ func (w *Writer) Reopen() error {
 	return nil
 }
 
+// closeWait bounds how long Close lets a write to a pipe, FIFO, socket or
+// terminal hang before it cuts it.
+const closeWait = time.Second
+
 // Close stops watching, writes what is buffered (see [WithBuffer]) and closes
 // the file, after any Write under way; a failed flush is returned joined
 // with any other error. Later calls to Write, Sync and Reopen return an
 // error wrapping [os.ErrClosed]. Close may be called more than once and
-// concurrently with Write; calls after the first return nil. When Close
-// returns, no goroutine started for this Writer is running, but for a call
-// to the [WithErrorHandler] function under way, which may call Close itself.
+// concurrently with Write; calls after the first wait for it and return
+// nil.
+//
+// Close returns within about one second (closeWait) even when a write hangs
+// on a pipe, FIFO, socket or terminal whose reader stopped reading: it cuts
+// that write, which then returns an error wrapping [os.ErrClosed], and the
+// buffer's last flush, if any, gets the same second. A write(2) to a regular
+// file cannot be cut (a hung NFS server): Close waits for it.
+//
+// When Close returns, no goroutine started for this Writer is running, but
+// for a call to the [WithErrorHandler] function that was under way when
+// Close began, which may be what called Close; the handler is not called
+// again.
 func (w *Writer) Close() error {
-	first := false
-	w.closeOnce.Do(func() {
-		first = true
-		close(w.done)
-		<-w.exited // outside wmu: the goroutine may be waiting for it
-
-		var errs []error
-		if w.buf != nil { // held to the end: nothing is buffered after the last flush
-			w.buf.mu.Lock()
-			defer w.buf.mu.Unlock()
-			errs = append(errs, w.flushLocked())
-		}
-		w.wmu.Lock()
-		w.flags.Or(flagClosed) // under wmu: no record is written after it
-		// No file: the deleted one is closed already (see dropFile).
-		if w.file != nil {
-			if err := w.file.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("watchedfile: %w", err))
-			}
-		}
-		if w.errs != nil {
-			close(w.errs) // every sender checks flagClosed under wmu
-		}
-		if w.watcher != nil {
-			errs = append(errs, w.watcher.close())
-			w.watcher = nil
-		}
-		w.unlock() // records queued meanwhile get ErrClosed
-		if w.errs != nil && !w.inHandler.Load() {
-			<-w.reported // unless the handler is running: it may be the caller
-		}
-		w.closeErr = errors.Join(errs...)
-	})
-	if !first {
+	if !w.closing.CompareAndSwap(false, true) {
+		<-w.closed
 		return nil
 	}
-	return w.closeErr
+	defer close(w.closed)
+	w.flags.Or(flagClosed) // checked under the lock before each new record
+	w.cutHungWrite()
+	close(w.done)
+	<-w.exited
+
+	var errs []error
+	if w.buf != nil { // held to the end: nothing is buffered after the last flush
+		w.buf.mu.Lock()
+		defer w.buf.mu.Unlock()
+	}
+	w.lock.lock()
+	errs = append(errs, w.writeHeld(), w.flushLast())
+	if w.out.f != nil { // no file: the deleted one is closed already (see dropFile)
+		if err := w.out.f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("watchedfile: %w", err))
+		}
+	}
+	w.lock.unlock() // records queued meanwhile get ErrClosed
+	errs = append(errs, w.dropWatcher())
+	w.rep.stop()
+	return errors.Join(errs...)
+}
+
+// cutHungWrite gives a write under way to a pipe or terminal closeWait to
+// finish. It needs no lock: flagClosed is set, so the file no write uses can
+// change. On a regular file the deadline does nothing.
+func (w *Writer) cutHungWrite() {
+	if f := w.out.cur.Load(); f != nil {
+		f.SetWriteDeadline(time.Now().Add(closeWait))
+	}
 }
 
 // Path returns the absolute path the Writer writes to.
 func (w *Writer) Path() string { return w.path }
 
-// Stats returns a snapshot of the Writer's counters and state. While a
-// write(2) hangs (a FIFO nobody reads), it waits for it at most 20ms, and
-// then answers with the counts as of the last time it could read them.
-func (w *Writer) Stats() Stats {
-	records, bytes, failed := w.tallied()
-	w.rmu.Lock()
-	defer w.rmu.Unlock()
-	return Stats{
-		Backend:        w.backend,
-		FallbackReason: w.fallbackReason,
-		Records:        records + w.records.Load(),
-		Bytes:          bytes + w.bytes.Load(),
-		WriteErrors:    failed + w.writeErrors.Load(),
-		FlushErrors:    w.flushErrors.Load(),
-		Buffered:       w.buffered(),
-		Reopens:        w.reopens.Load(),
-		FailedReopens:  w.failedReopens.Load(),
-		ReopenPending:  w.pending.Load(),
-		LastError:      w.lastErr,
-		DroppedErrors:  w.droppedErrors.Load(),
+// ready reports why op cannot use the file now: the Writer is closed, or has
+// no file. Called with the lock held.
+func (w *Writer) ready(op string) error {
+	switch f := w.flags.Load(); {
+	case f&flagClosed != 0:
+		return w.errClosed(op)
+	case w.out.f == nil:
+		return w.errNoFile(op)
 	}
+	return nil
+}
+
+func (w *Writer) errClosed(op string) error {
+	return fmt.Errorf("watchedfile: %s %s: %w", op, w.path, os.ErrClosed)
 }
 
 // open opens the path for appending, creating it (and, with WithMkdirAll, its

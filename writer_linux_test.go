@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -286,6 +287,22 @@ func TestChildProcess(t *testing.T) {
 			require.NoError(t, err)
 		}
 		require.NoError(t, w.Close())
+	case "sync-close":
+		// Sync and Close at once, many times: each Sync that returns nil
+		// must have synced (the parent counts fsync calls under strace).
+		nilSyncs := 0
+		for i := range 500 {
+			w, err := watchedfile.Open(fmt.Sprintf("%s.%d", path, i))
+			require.NoError(t, err)
+			writeLine(t, w, "record")
+			synced := make(chan error)
+			go func() { synced <- w.Sync() }()
+			require.NoError(t, w.Close())
+			if <-synced == nil {
+				nilSyncs++
+			}
+		}
+		fmt.Printf("nil-syncs=%d\n", nilSyncs)
 	case "no-inotify":
 		var held []int
 		for { // use up this user's inotify instances
@@ -572,4 +589,112 @@ func TestAutomountOnTheWay(t *testing.T) {
 	w := openWriter(t, filepath.Join(mnt, "data", "app.log"))
 	writeLine(t, w, "through autofs")
 	assert.Equal(t, "through autofs\n", readFile(t, filepath.Join(src, "app.log")))
+}
+
+// TestFastRenamesKeepInotify: renames as fast as they can be made, with the
+// Writer creating each next file itself (no create delay), leave it nothing
+// to report: a watch that fails because its file was switched away from
+// meanwhile is not a lost watcher, and the Writer stays on inotify.
+func TestFastRenamesKeepInotify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	var reports atomic.Int64
+	var first atomic.Value
+	w := openWriter(t, path, watchedfile.WithCreateDelay(0), watchedfile.WithErrorHandler(func(err error) {
+		if reports.Add(1) == 1 {
+			first.Store(err)
+		}
+	}))
+	done := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			w.Write([]byte("record\n"))
+		}
+	}()
+	renames, polling := 0, 0
+	for deadline := time.Now().Add(time.Minute); renames < 3000 && time.Now().Before(deadline); {
+		if os.Rename(path, path+".old") == nil {
+			renames++
+		}
+		if w.Stats().Backend != watchedfile.BackendInotify {
+			polling++
+		}
+	}
+	close(done)
+	<-wrote
+	t.Logf("%d renames, %d reopens", renames, w.Stats().Reopens)
+	assert.Zero(t, reports.Load(), "error handler reports, the first: %v", first.Load())
+	assert.Zero(t, polling, "Stats samples that read polling")
+	assert.Equal(t, watchedfile.BackendInotify, w.Stats().Backend)
+}
+
+// TestSyncRacingClose: a Sync that returns nil has synced the file, even
+// when Close closes it at the same moment. Counted from outside: the
+// successful fsync calls strace sees are at least the Syncs that said nil.
+func TestSyncRacingClose(t *testing.T) {
+	requireTool(t, "strace")
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "strace.out")
+	cmd := exec.Command("strace", "-f", "-qq", "-o", trace, "-e", "trace=fsync", "-e", "status=successful",
+		os.Args[0], "-test.run=^TestChildProcess$")
+	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=sync-close", "WATCHEDFILE_PATH="+filepath.Join(dir, "app.log"))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	m := regexp.MustCompile(`nil-syncs=(\d+)`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "%s", out)
+	nilSyncs, _ := strconv.Atoi(m[1])
+	data, err := os.ReadFile(trace)
+	require.NoError(t, err)
+	fsyncs := strings.Count(string(data), "fsync(")
+	t.Logf("500 Syncs racing Close: %d returned nil, %d fsync calls succeeded", nilSyncs, fsyncs)
+	assert.GreaterOrEqual(t, fsyncs, nilSyncs, "a Sync returned nil without an fsync")
+}
+
+// TestCutRecordStaysInOneFile: the disk fills in the middle of a record and
+// the file is rotated before space returns. The record is not split across
+// the two files: the Writer holds its rest and writes it to the renamed file,
+// where its head is, before it switches. The caller here completes a short
+// write itself, as io.Writer lets it and as a pipe's copier does; the Writer
+// answers len(p), so there is nothing left for it to send elsewhere.
+func TestCutRecordStaysInOneFile(t *testing.T) {
+	forEachWriteMode(t, func(t *testing.T, opts ...watchedfile.Option) {
+		dir := mountTmpfs(t, t.TempDir(), "64k")
+		path := filepath.Join(dir, "app.log")
+		w := openWriter(t, path, opts...)
+		filler := filepath.Join(dir, "filler")
+		fillDisk(t, filler)
+		fi, err := os.Stat(filler)
+		require.NoError(t, err)
+		require.NoError(t, os.Truncate(filler, (fi.Size()-1)/4096*4096)) // one page free
+		record := []byte(strings.Repeat("r", 4999) + "\n")
+		n, err := w.Write(record)
+		require.ErrorIs(t, err, syscall.ENOSPC, "the disk was to fill in the middle of the record")
+		var rest []byte
+		if n < len(record) {
+			rest = record[n:] // what a caller completing its record would send
+		}
+
+		require.NoError(t, os.Rename(path, path+".1"))
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		require.Eventually(t, func() bool { s := w.Stats(); return s.ReopenPending || s.Reopens > 0 },
+			waitFor, waitTick, "the Writer never saw the rotation")
+		require.NoError(t, os.Remove(filler)) // space again
+		if rest != nil {
+			_, err := w.Write(rest)
+			require.NoError(t, err)
+		}
+		writeLine(t, w, "after")
+		waitReopens(t, w, 1)
+
+		rotated, current := readFile(t, path+".1"), readFile(t, path)
+		assert.True(t, rotated == string(record), "the record, whole, where its head is: %d bytes there", len(rotated))
+		assert.True(t, current == "after\n", "the new file has the next record only: %d bytes, ending %q",
+			len(current), current[max(0, len(current)-20):])
+	})
 }

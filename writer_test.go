@@ -636,3 +636,37 @@ func umask() fs.FileMode {
 	}
 	return 0o777 &^ fi.Mode().Perm()
 }
+
+// TestNoHandlerCallAfterClose: once Close has returned, the error handler is
+// not called again, though failures were streaming to it.
+func TestNoHandlerCallAfterClose(t *testing.T) {
+	var closed, late atomic.Int64 // closed: Writers whose Close has returned
+	for range 300 {
+		dir := filepath.Join(t.TempDir(), "logs")
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		path := filepath.Join(dir, "app.log")
+		var mine atomic.Bool // this Writer's Close has returned
+		reports := make(chan struct{}, 1)
+		w, err := watchedfile.Open(path, watchedfile.WithRetry(time.Microsecond, time.Microsecond), watchedfile.WithCreateDelay(0),
+			watchedfile.WithErrorHandler(func(error) {
+				if mine.Load() {
+					late.Add(1)
+				}
+				select {
+				case reports <- struct{}{}:
+				default:
+				}
+			}))
+		require.NoError(t, err)
+		require.NoError(t, os.Rename(dir, dir+".gone")) // every reopen fails: a report each retry
+		select {
+		case <-reports:
+		case <-time.After(waitFor):
+			t.Fatal("no failure reported")
+		}
+		require.NoError(t, w.Close())
+		mine.Store(true)
+		closed.Add(1)
+	}
+	assert.Zero(t, late.Load(), "handler calls begun after Close returned, in %d Writers", closed.Load())
+}

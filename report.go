@@ -1,0 +1,88 @@
+package watchedfile
+
+import "sync"
+
+// This file runs the error handler (WithErrorHandler) on a goroutine of its
+// own, so that a slow handler holds nothing up and one may call Close.
+
+// errQueue is how many failures wait for a busy error handler; more are
+// dropped and counted.
+const errQueue = 16
+
+// reporter passes failures to the error handler. Its mutex makes the
+// handler's start and Close's stop exclusive: no call begins once stop has
+// begun, and stop knows whether a call is under way.
+type reporter struct {
+	errs   chan error    // nil without a handler
+	exited chan struct{} // closed when the goroutine returns
+
+	mu      sync.Mutex
+	stopped bool
+	calling bool // a call to the handler is under way
+}
+
+// start starts the handler's goroutine, if there is a handler.
+func (r *reporter) start(handle func(error)) {
+	if handle == nil {
+		return
+	}
+	r.errs = make(chan error, errQueue)
+	r.exited = make(chan struct{})
+	go r.run(handle)
+}
+
+func (r *reporter) run(handle func(error)) {
+	defer close(r.exited)
+	for err := range r.errs {
+		r.mu.Lock()
+		if r.stopped {
+			r.mu.Unlock()
+			continue
+		}
+		r.calling = true
+		r.mu.Unlock()
+		handle(err)
+		r.mu.Lock()
+		r.calling = false
+		r.mu.Unlock()
+	}
+}
+
+// report passes err to the error handler without waiting for it. It
+// reports whether err was dropped because the handler was busy.
+func (r *reporter) report(err error) (dropped bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.errs == nil || r.stopped {
+		return false
+	}
+	select {
+	case r.errs <- err:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop stops the goroutine and waits for it, unless a call to the handler
+// is under way: that call may be what called Close.
+func (r *reporter) stop() {
+	if r.errs == nil {
+		return
+	}
+	r.mu.Lock()
+	r.stopped = true
+	close(r.errs)
+	calling := r.calling
+	r.mu.Unlock()
+	if !calling {
+		<-r.exited
+	}
+}
+
+// report passes err to the error handler, and counts it if it is dropped.
+func (w *Writer) report(err error) {
+	if w.rep.report(err) {
+		w.droppedErrors.Add(1)
+	}
+}
