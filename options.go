@@ -29,6 +29,7 @@ type config struct {
 	groupCommit   bool
 	bufSize       int           // 0: unbuffered
 	flushInterval time.Duration // with bufSize
+	rotation      *Rotation     // nil: the Writer never rotates
 }
 
 func defaultConfig() config {
