@@ -22,7 +22,7 @@ import (
 // Bounds of the backoff of the maintenance goroutine.
 const (
 	maintainMin = 100 * time.Millisecond
-	maintainMax = time.Minute
+	maintainMax = 10 * time.Second
 )
 
 // maintain is the maintenance goroutine.

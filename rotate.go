@@ -36,6 +36,7 @@ type rotator struct {
 	lockPath  string // the rotation lock
 	maintPath string // the maintenance lock
 	due       time.Time
+	now       func() time.Time // time.Now, but in tests
 
 	// The maintenance goroutine: see maintain.go.
 	kick   chan struct{}
@@ -45,7 +46,7 @@ type rotator struct {
 	told   []Rotated // rotations OnRotate has not been told of yet
 }
 
-func newRotator(path string, r *Rotation) (*rotator, error) {
+func newRotator(path string, r *Rotation, clock func() time.Time) (*rotator, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
@@ -55,12 +56,13 @@ func newRotator(path string, r *Rotation) (*rotator, error) {
 		names:     newNames(path, r),
 		lockPath:  filepath.Join(dir, "."+base+".lock"),
 		maintPath: filepath.Join(dir, "."+base+".maintenance.lock"),
+		now:       clock,
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		exited:    make(chan struct{}),
 	}
 	if r.Every > 0 {
-		rt.due = time.Now() // the goroutine's first look: a period may have ended while no process ran
+		rt.due = rt.now() // the goroutine's first look: a period may have ended while no process ran
 	}
 	return rt, nil
 }
@@ -75,7 +77,7 @@ func (w *Writer) rotateIfFull() {
 	r := w.rot
 	w.out.checkAt = w.tally.bytes + r.slice()
 	if fi, err := w.out.f.Stat(); err == nil && fi.Size() >= r.MaxSize {
-		w.rotate(time.Now(), true)
+		w.rotate(r.now(), true)
 	}
 }
 
@@ -152,9 +154,10 @@ func (w *Writer) createRotated(wait bool) (*os.File, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f, info, old, name, err := w.rollover(stampAfter(time.Now(), newest))
+	now := r.now()
+	f, info, old, name, err := w.rollover(stampAfter(now, newest))
 	if err == nil && old != "" {
-		r.tell(Rotated{Old: old, New: filepath.Join(r.names.dir, name), Time: time.Now()})
+		r.tell(Rotated{Old: old, New: filepath.Join(r.names.dir, name), Time: now})
 	}
 	return f, info, err
 }

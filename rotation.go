@@ -27,7 +27,8 @@ type Rotation struct {
 	// daily at 02:00. Periods follow the wall clock across daylight
 	// saving changes: the hour repeated when clocks go back is one
 	// period, the hour skipped when they go forward is none. Every must
-	// divide 24 hours, and At lie in [0, Every). 0: no time schedule.
+	// divide 24 hours, and At lie in [0, Every); a wall time that clocks
+	// skip is reached when they skip it. 0: no time schedule.
 	Every time.Duration
 	At    time.Duration
 	// Location is the time zone of Every and At; nil means time.Local.
@@ -223,10 +224,20 @@ func (r *Rotation) nextBoundary(t time.Time) time.Time {
 }
 
 // boundary returns the k-th boundary of the local day y-m-d (k may run over
-// into the days around it): the wall clock time midnight + At + k*Every.
-// time.Date normalizes on the wall clock; a time that does not exist (the
-// hour clocks skip) is taken as the same time of the zone before.
+// into the days around it): when the wall clock reaches midnight + At +
+// k*Every. time.Date normalizes on the wall clock; a wall time that does
+// not exist (clocks skip it) is reached when the clocks skip.
 func (r *Rotation) boundary(y int, m time.Month, d int, k time.Duration) time.Time {
 	off := r.At + k*r.Every
-	return time.Date(y, m, d, 0, 0, int(off/time.Second), int(off%time.Second), r.location())
+	sec, nsec := int(off/time.Second), int(off%time.Second)
+	b := time.Date(y, m, d, 0, 0, sec, nsec, r.location())
+	want := time.Date(y, m, d, 0, 0, sec, nsec, time.UTC) // on a clock that skips nothing
+	got := time.Date(b.Year(), b.Month(), b.Day(), b.Hour(), b.Minute(), b.Second(), b.Nanosecond(), time.UTC)
+	switch start, end := b.ZoneBounds(); {
+	case got.Before(want):
+		return end
+	case got.After(want):
+		return start
+	}
+	return b
 }

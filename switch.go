@@ -93,8 +93,8 @@ func (w *Writer) run() {
 		}
 		next := w.sw.next
 		if w.rot != nil && w.rot.Every > 0 {
-			w.rotateIfDue(now)
-			next = minTime(next, w.rot.due)
+			w.rotateIfDue(w.rot.now())
+			next = minTime(next, now.Add(w.rot.due.Sub(w.rot.now())))
 		}
 		f, rewatch := w.out.f, w.sw.rewatch
 		w.sw.rewatch = false

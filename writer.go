@@ -105,7 +105,7 @@ func Open(path string, opts ...Option) (*Writer, error) {
 		w.buf = newBuffer(cfg.bufSize)
 	}
 	if cfg.rotation != nil {
-		if w.rot, err = newRotator(abs, cfg.rotation); err != nil {
+		if w.rot, err = newRotator(abs, cfg.rotation, cfg.clock); err != nil {
 			return nil, fmt.Errorf("watchedfile: open %s: %w", path, err)
 		}
 	}
