@@ -152,8 +152,8 @@ func TestTimeRotationAtMidnight(t *testing.T) {
 
 	n := w.rot.names
 	assert.Equal(t, []string{n.dated(start), n.dated(clock.now())}, datedFiles(t, w))
-	assert.Equal(t, "before midnight\n", readString(t, filepath.Join(n.dir, n.dated(start))))
-	assert.Equal(t, "after midnight\n", readString(t, path))
+	assert.Equal(t, "before midnight\n", readFileString(t, filepath.Join(n.dir, n.dated(start))))
+	assert.Equal(t, "after midnight\n", readFileString(t, path))
 }
 
 // One rotation per local day, whatever its length, in each zone: the clock
