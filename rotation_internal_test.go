@@ -116,29 +116,18 @@ func (c *testClock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
 func (c *testClock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
 func (c *testClock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
-// datedFiles returns the names of the dated files in dir, in order.
-func datedFiles(t *testing.T, w *Writer) []string {
-	t.Helper()
-	files, err := w.rot.list()
-	require.NoError(t, err)
-	var names []string
-	for _, f := range files {
-		names = append(names, f.name)
-	}
-	return names
-}
-
 // Time rotation through the Writer's goroutine, with an injected clock:
 // the period ends at midnight, the goroutine rotates, the next record goes
-// to the new file, named for the moment it started.
+// to the new file.
 func TestTimeRotationAtMidnight(t *testing.T) {
 	ny, err := time.LoadLocation("America/New_York")
 	require.NoError(t, err)
 	var clock testClock
-	start := time.Date(2026, 3, 7, 23, 59, 0, 0, ny) // the night before clocks go forward
-	clock.set(start)
+	clock.set(time.Date(2026, 3, 7, 23, 59, 0, 0, ny)) // the night before clocks go forward
 	path := filepath.Join(t.TempDir(), "app.log")
-	w, err := Open(path, WithRotation(Rotation{Every: 24 * time.Hour, Location: ny}), withClock(clock.now))
+	rotated := make(chan Rotated, 4)
+	w, err := Open(path, WithRotation(Rotation{Every: 24 * time.Hour, Location: ny,
+		OnRotate: func(r Rotated) { rotated <- r }}), withClock(clock.now))
 	require.NoError(t, err)
 	defer w.Close()
 	_, err = w.Write([]byte("before midnight\n"))
@@ -146,19 +135,26 @@ func TestTimeRotationAtMidnight(t *testing.T) {
 
 	clock.set(time.Date(2026, 3, 8, 0, 0, 1, 0, ny))
 	w.notify()
-	require.Eventually(t, func() bool { return w.Stats().Reopens == 1 }, 10*time.Second, time.Millisecond)
+	var r Rotated
+	select {
+	case r = <-rotated:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no rotation at midnight")
+	}
 	_, err = w.Write([]byte("after midnight\n"))
 	require.NoError(t, err)
 
-	n := w.rot.names
-	assert.Equal(t, []string{n.dated(start), n.dated(clock.now())}, datedFiles(t, w))
-	assert.Equal(t, "before midnight\n", readFileString(t, filepath.Join(n.dir, n.dated(start))))
+	assert.True(t, r.Time.Equal(clock.now()))
+	assert.Equal(t, "before midnight\n", readFileString(t, r.Old))
 	assert.Equal(t, "after midnight\n", readFileString(t, path))
+	assert.Equal(t, "after midnight\n", readFileString(t, r.New))
+	_, _, dated := w.rot.names.parse(filepath.Base(r.Old))
+	assert.True(t, dated, "the old file has its final, dated name: %s", r.Old)
 }
 
 // One rotation per local day, whatever its length, in each zone: the clock
 // walks 4 days across a daylight saving change in 20-minute steps, and the
-// files start at each local midnight. In UTC too.
+// Writer rotates at the first step past each local midnight. In UTC too.
 func TestTimeRotationOnePerDay(t *testing.T) {
 	for _, tc := range []struct {
 		zone  string
@@ -176,24 +172,27 @@ func TestTimeRotationOnePerDay(t *testing.T) {
 			y, m, d := tc.first.Date()
 			var clock testClock
 			clock.set(time.Date(y, m, d, 12, 0, 0, 0, loc))
-			path := filepath.Join(t.TempDir(), "app.log")
-			w, err := Open(path, WithRotation(Rotation{Every: 24 * time.Hour, Location: loc}), withClock(clock.now))
+			var rotations []time.Time
+			w, err := Open(filepath.Join(t.TempDir(), "app.log"), withClock(clock.now),
+				WithRotation(Rotation{Every: 24 * time.Hour, Location: loc}))
 			require.NoError(t, err)
 			defer w.Close()
-			var want []string
-			want = append(want, w.rot.names.dated(clock.now()))
+			var want []time.Time
 			for range 4 * 24 * 3 {
 				clock.add(20 * time.Minute)
 				w.lock.lock()
+				before := w.reopens.Load()
 				w.rotateIfDue(clock.now())
+				if w.reopens.Load() != before {
+					rotations = append(rotations, clock.now())
+				}
 				w.lock.unlock()
 				if lt := clock.now().In(loc); lt.Hour() == 0 && lt.Minute() < 20 {
-					// The first step past local midnight rotates, named for that step.
-					want = append(want, w.rot.names.dated(clock.now()))
+					want = append(want, clock.now()) // the first step past local midnight
 				}
 			}
-			assert.Equal(t, want, datedFiles(t, w))
-			assert.Len(t, want, 5, "the first file and four midnights")
+			assert.Equal(t, want, rotations)
+			assert.Len(t, want, 4, "four midnights")
 		})
 	}
 }
