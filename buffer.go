@@ -88,6 +88,12 @@ func (w *Writer) writeBuffer() error {
 	if err != nil {
 		return w.pathError("write", err)
 	}
+	if w.out.checkAt != noLook {
+		if w.out.flushed += uint64(n); w.out.flushed >= w.rot.slice() {
+			w.out.flushed = 0
+			w.rotateIfFull()
+		}
+	}
 	return nil
 }
 

@@ -60,3 +60,8 @@ func blockingIfRegular(fd int) error {
 	}
 	return unix.SetNonblock(fd, false)
 }
+
+// openRead opens path for reading, not following a symlink there.
+func openRead(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+}

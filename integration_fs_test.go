@@ -215,7 +215,14 @@ func integFSLogrotate(t *testing.T, fsName, dir, mode, conf string, lossOK time.
 	const n = 4
 	log, p := integFSStartWriter(t, dir)
 	confPath := integConf(t, conf, map[string]string{"LOG": log})
-	integRotateLoop(n, 100*time.Millisecond, func(int) { integLogrotate(t, confPath) })
+	integRotateLoop(n, 100*time.Millisecond, func(i int) {
+		integLogrotate(t, confPath)
+		if lossOK == 0 { // a switch per rotation: do not rotate the file the writer has not left yet
+			integEventually(t, 10*time.Second, "the writer to switch", func() bool {
+				return p.stats().Writers[0].Reopens >= uint64(i+1)
+			})
+		}
+	})
 	res, c := integFSStop(t, p, fsName, "logrotate "+mode, dir, start)
 	if lossOK == 0 {
 		if res.Stats.Writers[0].Reopens < n {

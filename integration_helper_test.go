@@ -53,6 +53,7 @@ type integStatsReply struct {
 	BackgroundErrors     map[string]int // error handler calls by class
 	LastErrors           []string       // a few error handler messages
 	Hups, HupErrors      int64
+	Rotations            int64 // made by this process's Writers (WithRotation)
 	Writers              []integWriterStats
 	InotifyFDs, FDs      int
 }
@@ -163,6 +164,7 @@ func integWriterMain() int {
 		wrFail    atomic.Int64
 		hups      atomic.Int64
 		hupErrors atomic.Int64
+		rotations atomic.Int64
 	)
 	opts := []watchedfile.Option{
 		watchedfile.WithErrorHandler(func(err error) {
@@ -186,6 +188,13 @@ func integWriterMain() int {
 	}
 	if os.Getenv("INTEG_MKDIR") != "" {
 		opts = append(opts, watchedfile.WithMkdirAll(0o755))
+	}
+	if size := integEnvInt("INTEG_ROTATE_SIZE", 0); size > 0 {
+		opts = append(opts, watchedfile.WithRotation(watchedfile.Rotation{
+			MaxSize:  int64(size),
+			Compress: os.Getenv("INTEG_ROTATE_COMPRESS") != "",
+			OnRotate: func(watchedfile.Rotated) { rotations.Add(1) },
+		}))
 	}
 
 	paths := filepath.SplitList(os.Getenv("INTEG_PATHS"))
@@ -262,6 +271,7 @@ func integWriterMain() int {
 			LastErrors:       append([]string(nil), lastErrs...),
 			Hups:             hups.Load(),
 			HupErrors:        hupErrors.Load(),
+			Rotations:        rotations.Load(),
 			Writers:          ws,
 		}
 		errMu.Unlock()

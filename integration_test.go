@@ -97,6 +97,8 @@ type integWriterConfig struct {
 	IDBase      int           // first writer goroutine id: another process on the same log uses those below
 	Check       time.Duration // WithCheckInterval, if set
 	Unshare     uintptr       // namespaces the writer process unshares (CLONE_NEWNS: mounts of its own)
+	RotateSize  int           // WithRotation's MaxSize, if set
+	Compress    bool          // and Compress
 }
 
 // integProc is a running writer process.
@@ -153,6 +155,12 @@ func integStartWriter(t *testing.T, cfg integWriterConfig) *integProc {
 	}
 	if cfg.Check > 0 {
 		set("INTEG_CHECK", cfg.Check)
+	}
+	if cfg.RotateSize > 0 {
+		set("INTEG_ROTATE_SIZE", cfg.RotateSize)
+	}
+	if cfg.Compress {
+		set("INTEG_ROTATE_COMPRESS", 1)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: cfg.Unshare}
 	if cfg.Uid != 0 {

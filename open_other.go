@@ -29,3 +29,12 @@ func deletePending(*os.File) bool { return false }
 
 // dupFile is not available here: Sync fails.
 func dupFile(*os.File) (*os.File, error) { return nil, errors.ErrUnsupported }
+
+// lock does nothing here: there is no file lock to take.
+func lock(*os.File, bool) error { return nil }
+
+// chown does nothing here.
+func chown(*os.File, int, int) error { return nil }
+
+// openRead opens path for reading.
+func openRead(path string) (*os.File, error) { return os.Open(path) }

@@ -33,9 +33,15 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 	// synchronous I/O.
 	access := uint32(windows.FILE_APPEND_DATA | windows.FILE_READ_ATTRIBUTES |
 		windows.FILE_WRITE_ATTRIBUTES | windows.SYNCHRONIZE)
+	if flag&os.O_RDWR != 0 { // a lock file: LockFileEx wants read or write access
+		access |= windows.GENERIC_READ | windows.GENERIC_WRITE
+	}
 	share := uint32(windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE)
 	create := uint32(windows.OPEN_EXISTING)
-	if flag&os.O_CREATE != 0 {
+	switch {
+	case flag&(os.O_CREATE|os.O_EXCL) == os.O_CREATE|os.O_EXCL:
+		create = windows.CREATE_NEW
+	case flag&os.O_CREATE != 0:
 		create = windows.OPEN_ALWAYS
 	}
 	attrs := uint32(windows.FILE_ATTRIBUTE_NORMAL)
@@ -113,3 +119,6 @@ func dupFile(f *os.File) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(dup), f.Name()), nil
 }
+
+// openRead opens path for reading.
+func openRead(path string) (*os.File, error) { return os.Open(path) }

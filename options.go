@@ -29,10 +29,13 @@ type config struct {
 	groupCommit   bool
 	bufSize       int           // 0: unbuffered
 	flushInterval time.Duration // with bufSize
+	rotation      *Rotation     // nil: the Writer never rotates
+	clock         func() time.Time
 }
 
 func defaultConfig() config {
 	return config{
+		clock:         time.Now,
 		checkInterval: time.Second,
 		createDelay:   time.Second,
 		retryMin:      5 * time.Millisecond,
@@ -190,4 +193,9 @@ func WithErrorHandler(handle func(error)) Option {
 // Defaults to off: each Write waits its turn for the file, as with os.File.
 func WithGroupCommit() Option {
 	return optionFunc(func(c *config) { c.groupCommit = true })
+}
+
+// withClock makes the Writer's rotation read the time from clock: for tests.
+func withClock(clock func() time.Time) Option {
+	return optionFunc(func(c *config) { c.clock = clock })
 }

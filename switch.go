@@ -91,7 +91,12 @@ func (w *Writer) run() {
 		if !w.sw.pending {
 			w.attrib(false)
 		}
-		f, rewatch, next := w.out.f, w.sw.rewatch, w.sw.next.Sub(now)
+		next := w.sw.next
+		if w.rot != nil && w.rot.Every > 0 {
+			w.rotateIfDue(w.rot.now())
+			next = minTime(next, now.Add(w.rot.due.Sub(w.rot.now())))
+		}
+		f, rewatch := w.out.f, w.sw.rewatch
 		w.sw.rewatch = false
 		w.lock.unlock()
 		if rewatch {
@@ -102,8 +107,15 @@ func (w *Writer) run() {
 			w.lostWatcher(err)
 			w.startWatching(f) // a new instance, if one can be had
 		}
-		timer.Reset(max(next, 0))
+		timer.Reset(max(next.Sub(now), 0))
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // checkNow is check for a write that found the event flag set. Called with
@@ -226,8 +238,16 @@ func (w *Writer) switchFile(create bool) error {
 		w.settle()
 		return nil
 	}
+	w.use(f, info)
+	return nil
+}
+
+// use makes f, just opened, the file that writes go to, and closes the old
+// one. Called with the lock held.
+func (w *Writer) use(f *os.File, info fs.FileInfo) {
 	old := w.out.f
 	w.out.set(f, info)
+	w.lookAtSize()
 	w.reopens.Add(1)
 	w.sw.rewatch = true
 	w.settle()
@@ -236,10 +256,9 @@ func (w *Writer) switchFile(create bool) error {
 		// The Writer had none (see dropFile): writes may go on.
 		w.sw.lost = nil
 		w.flags.And(^uint32(flagNoFile))
-		return nil
+		return
 	}
 	old.Close()
-	return nil
 }
 
 // reopen is switchFile, and if that fails while the open file is delete

@@ -21,6 +21,11 @@ type output struct {
 	iov  iovecs
 	held []byte // the rest of a cut record; see hold
 
+	// With WithRotation and MaxSize: when to look at the file's size next
+	// (tally.bytes reaching it, or flushed, for the buffer, a slice).
+	checkAt uint64
+	flushed uint64
+
 	cur      atomic.Pointer[os.File] // f, for Close to cut a write that hangs
 	heldSize atomic.Int64            // len(held), for Stats
 }
@@ -46,6 +51,9 @@ func (w *Writer) writeLocked(p []byte) (int, error) {
 		return w.cut(p, n, err)
 	}
 	w.tally.count(1, n, 0)
+	if w.tally.bytes >= w.out.checkAt {
+		w.rotateIfFull()
+	}
 	return n, nil
 }
 
@@ -120,6 +128,9 @@ func (w *Writer) writeBatch(ws []*waiter) {
 			w.tally.count(0, 0, len(ws))
 			return
 		}
+	}
+	if w.tally.bytes >= w.out.checkAt {
+		w.rotateIfFull()
 	}
 }
 

@@ -32,7 +32,8 @@ var ErrUnsafeSymlink = errors.New("refusing to follow a symlink owned by another
 type Writer struct {
 	path string
 	cfg  config
-	buf  *buffer // nil unless WithBuffer
+	buf  *buffer  // nil unless WithBuffer
+	rot  *rotator // nil unless WithRotation; see rotate.go
 
 	lock  writeLock     // see lock.go; guards out and sw
 	flags atomic.Uint32 // anything set sends a write down the slow path
@@ -103,14 +104,23 @@ func Open(path string, opts ...Option) (*Writer, error) {
 	if cfg.bufSize > 0 {
 		w.buf = newBuffer(cfg.bufSize)
 	}
+	if cfg.rotation != nil {
+		if w.rot, err = newRotator(abs, cfg.rotation, cfg.clock); err != nil {
+			return nil, fmt.Errorf("watchedfile: open %s: %w", path, err)
+		}
+	}
 	f, info, err := w.open(true)
 	if err != nil {
 		return nil, fmt.Errorf("watchedfile: %w", err)
 	}
 	w.out.set(f, info)
+	w.lookAtSize()
 	w.startWatching(f)
 	w.rep.start(cfg.onError)
 	go w.run()
+	if w.rot != nil {
+		go w.maintain()
+	}
 	w.flag() // a rotation between the open and the first watch is seen now
 	return w, nil
 }
@@ -265,6 +275,10 @@ func (w *Writer) Close() error {
 	w.cutHungWrite()
 	close(w.done)
 	<-w.exited
+	if w.rot != nil {
+		close(w.rot.done)
+		<-w.rot.exited
+	}
 
 	var errs []error
 	if w.buf != nil { // held to the end: nothing is buffered after the last flush
@@ -312,9 +326,23 @@ func (w *Writer) errClosed(op string) error {
 	return fmt.Errorf("watchedfile: %s %s: %w", op, w.path, os.ErrClosed)
 }
 
-// open opens the path for appending, creating it (and, with WithMkdirAll, its
-// missing directories) if create is set.
+// open opens the path for appending, creating it if create is set: with
+// WithRotation as a dated file and the link to it (see createRotated),
+// else as a plain file, and with WithMkdirAll its missing directories.
 func (w *Writer) open(create bool) (*os.File, fs.FileInfo, error) {
+	if w.rot == nil || !create {
+		return w.openPath(create)
+	}
+	f, info, err := w.openPath(false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return w.createRotated(w.out.f == nil) // at Open, wait for the lock
+	}
+	return f, info, err
+}
+
+// openPath opens the path for appending, creating it (and, with
+// WithMkdirAll, its missing directories) if create is set.
+func (w *Writer) openPath(create bool) (*os.File, fs.FileInfo, error) {
 	flag := os.O_WRONLY | os.O_APPEND
 	if create {
 		flag |= os.O_CREATE

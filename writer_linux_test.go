@@ -1,7 +1,12 @@
 package watchedfile_test
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -303,6 +308,16 @@ func TestChildProcess(t *testing.T) {
 			}
 		}
 		fmt.Printf("nil-syncs=%d\n", nilSyncs)
+	case "compress-hang":
+		// Rotates once, and hangs in the middle of compressing: the parent
+		// kills it there.
+		w, err := watchedfile.Open(path, watchedfile.WithRotation(watchedfile.Rotation{
+			MaxSize: 4096, Compress: true, Compressor: hangingCompressor{}}))
+		require.NoError(t, err)
+		for i := range 100 {
+			fmt.Fprintf(w, "record %03d %s\n", i, strings.Repeat("x", 80))
+		}
+		select {} // the parent kills the process
 	case "no-inotify":
 		var held []int
 		for { // use up this user's inotify instances
@@ -697,4 +712,65 @@ func TestCutRecordStaysInOneFile(t *testing.T) {
 		assert.True(t, current == "after\n", "the new file has the next record only: %d bytes, ending %q",
 			len(current), current[max(0, len(current)-20):])
 	})
+}
+
+// hangingCompressor writes a gzip header, says so on stdout, and hangs.
+type hangingCompressor struct{}
+
+func (hangingCompressor) Extension() string { return ".gz" }
+
+func (hangingCompressor) Compress(dst io.Writer, src io.Reader) error {
+	dst.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}) // half a gzip stream
+	fmt.Println("compressing")
+	select {}
+}
+
+// TestKilledWhileCompressing: a process killed in the middle of a
+// compression leaves the rotated file whole and a half-written temporary
+// copy; the next Writer to open the path removes the copy and compresses
+// the file again, and nothing of it is lost.
+func TestKilledWhileCompressing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildProcess$")
+	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=compress-hang", "WATCHEDFILE_PATH="+path)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	said := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		said <- line
+	}()
+	select {
+	case line := <-said:
+		require.Equal(t, "compressing\n", line)
+	case <-time.After(waitFor):
+		t.Fatal("the child never began compressing")
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	cmd.Wait()
+
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".app-*.log.gz.tmp"))
+	require.Len(t, tmps, 1, "the half-written copy")
+	rotated := filepath.Join(dir, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(tmps[0]), "."), ".gz.tmp"))
+	want := readFile(t, rotated)
+	require.Contains(t, want, "record 000 ")
+
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1 << 20, Compress: true}))
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(rotated)
+		return errors.Is(err, fs.ErrNotExist)
+	}, waitFor, waitTick, "the rotated file was never compressed")
+	require.NoError(t, w.Close())
+	got, err := os.ReadFile(rotated + ".gz")
+	require.NoError(t, err)
+	zr, err := gzip.NewReader(bytes.NewReader(got))
+	require.NoError(t, err)
+	plain, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	assert.Equal(t, want, string(plain), "the compressed copy holds the whole file")
+	tmps, _ = filepath.Glob(filepath.Join(dir, ".*.tmp"))
+	assert.Empty(t, tmps, "the half-written copy is gone")
 }

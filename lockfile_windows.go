@@ -1,0 +1,35 @@
+package watchedfile
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/windows"
+)
+
+// lock takes LockFileEx's exclusive lock on the first byte of f.
+func lock(f *os.File, wait bool) error {
+	flags := uint32(windows.LOCKFILE_EXCLUSIVE_LOCK)
+	if !wait {
+		flags |= windows.LOCKFILE_FAIL_IMMEDIATELY
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	cerr := rc.Control(func(h uintptr) {
+		err = windows.LockFileEx(windows.Handle(h), flags, 0, 1, 0, new(windows.Overlapped))
+	})
+	switch {
+	case cerr != nil:
+		return cerr
+	case errors.Is(err, windows.ERROR_LOCK_VIOLATION):
+		return errLockBusy
+	case err != nil:
+		return &os.PathError{Op: "LockFileEx", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+// chown does nothing: Windows has no Unix owners.
+func chown(*os.File, int, int) error { return nil }

@@ -1,0 +1,299 @@
+package watchedfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// This file is the maintenance of rotated files (WithRotation): compression
+// and retention, done by a goroutine of the Writer's while it holds the
+// maintenance lock, so that one process at a time does them, never on the
+// live file. The goroutine runs after each rotation this Writer makes, once
+// at Open (a process killed in the middle of it left work), and again on a
+// backoff while work is left: a file someone holds open, the lock another
+// process holds. Close stops it, between two chunks of a compression.
+
+// Bounds of the backoff of the maintenance goroutine.
+const (
+	maintainMin = 100 * time.Millisecond
+	maintainMax = 10 * time.Second
+)
+
+// maintain is the maintenance goroutine.
+func (w *Writer) maintain() {
+	r := w.rot
+	defer close(r.exited)
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	wait := maintainMin
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.kick:
+		case <-retry.C:
+		}
+		r.callOnRotate()
+		if w.maintainOnce() {
+			retry.Reset(wait)
+			wait = min(2*wait, maintainMax)
+		} else {
+			wait = maintainMin
+		}
+	}
+}
+
+// callOnRotate tells OnRotate of the rotations queued for it.
+func (r *rotator) callOnRotate() {
+	r.mu.Lock()
+	told := r.told
+	r.told = nil
+	r.mu.Unlock()
+	for _, rt := range told {
+		r.OnRotate(rt)
+	}
+}
+
+// maintainOnce removes what the limits say, then compresses what it may. It
+// reports whether work is left for later.
+func (w *Writer) maintainOnce() (again bool) {
+	r := w.rot
+	unlock, err := lockFile(r.maintPath, w.cfg.mode, r.UID, r.GID, false, 0, false)
+	if errors.Is(err, errLockBusy) {
+		return true // another process maintains: look again, in case it stops
+	}
+	if err != nil {
+		w.report(fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
+		return true
+	}
+	defer unlock()
+	w.removeTemporary()
+	backups, err := r.backups()
+	if err != nil {
+		w.report(fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
+		return true
+	}
+	backups = w.retain(backups)
+	for _, b := range slices.Backward(backups) { // oldest first
+		if !r.Compress || b.compressed {
+			continue
+		}
+		busy, err := w.compress(b.name)
+		switch {
+		case err != nil:
+			w.report(fmt.Errorf("watchedfile: compress %s: %w", filepath.Join(r.names.dir, b.name), err))
+			again = true
+		case busy:
+			again = true
+		}
+		select {
+		case <-r.done:
+			return false
+		default:
+		}
+	}
+	return again
+}
+
+// A backup is a rotated file, compressed or not.
+type backup struct {
+	datedFile
+	size    int64
+	modTime time.Time
+}
+
+// backups returns the rotated files, newest first, leaving out the live one
+// (the link's target) and a file whose compressed copy is complete, which
+// it removes (a process stopped between the copy's rename and the removal).
+func (r *rotator) backups() ([]backup, error) {
+	files, err := r.list()
+	if err != nil {
+		return nil, err
+	}
+	live, _ := os.Readlink(filepath.Join(r.names.dir, r.names.live))
+	var bs []backup
+	for i := len(files) - 1; i >= 0; i-- {
+		f := files[i]
+		if f.name == filepath.Base(live) {
+			continue
+		}
+		if !f.compressed && i+1 < len(files) && files[i+1].compressed && files[i+1].start.Equal(f.start) {
+			os.Remove(filepath.Join(r.names.dir, f.name))
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(r.names.dir, f.name))
+		if err != nil {
+			continue // removed meanwhile
+		}
+		bs = append(bs, backup{f, fi.Size(), fi.ModTime()})
+	}
+	return bs, nil
+}
+
+// retain removes the backups beyond MaxBackups, MaxAge and MaxTotalSize,
+// oldest first, and returns those kept.
+func (w *Writer) retain(bs []backup) []backup {
+	r := w.rot
+	var kept []backup
+	var total int64
+	now := time.Now()
+	for i, b := range bs {
+		total += b.size
+		keep := (r.MaxBackups == 0 || i < r.MaxBackups) &&
+			(r.MaxAge == 0 || now.Sub(b.modTime) <= r.MaxAge) &&
+			(r.MaxTotalSize == 0 || total <= r.MaxTotalSize)
+		if keep {
+			kept = append(kept, b)
+			continue
+		}
+		if err := os.Remove(filepath.Join(r.names.dir, b.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			w.report(fmt.Errorf("watchedfile: remove %w", err))
+		}
+	}
+	return kept
+}
+
+// tmpSuffix ends the name of a compressed copy being written.
+const tmpSuffix = ".tmp"
+
+// removeTemporary removes compressed copies left half written: the
+// maintenance lock says nobody writes them now.
+func (w *Writer) removeTemporary() {
+	r := w.rot
+	entries, err := os.ReadDir(r.names.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if rest, ok := strings.CutPrefix(name, "."); ok && strings.HasSuffix(rest, tmpSuffix) {
+			if _, _, dated := r.names.parse(strings.TrimSuffix(rest, tmpSuffix)); dated {
+				os.Remove(filepath.Join(r.names.dir, name))
+			}
+		}
+	}
+}
+
+// compress compresses the rotated file name into name+extension, if nobody
+// else holds it open: into a temporary file, synced, renamed, the directory
+// synced, and only then the source removed, so that a process killed
+// midway leaves the source, or the whole copy. busy says someone holds it.
+func (w *Writer) compress(name string) (busy bool, err error) {
+	r := w.rot
+	src := filepath.Join(r.names.dir, name)
+	dst := src + r.names.zext
+	tmp := filepath.Join(r.names.dir, "."+name+r.names.zext+tmpSuffix)
+	f, err := openRead(src)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil // removed meanwhile
+		}
+		return false, err
+	}
+	defer f.Close()
+	alone, still, release, err := holdAlone(f)
+	if err != nil || !alone {
+		return err == nil, err
+	}
+	defer release()
+	out, err := openFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, w.cfg.mode, false, 0)
+	if err != nil {
+		return false, err
+	}
+	in := &aloneReader{f: f, still: still, done: r.done}
+	err = r.compressor().Compress(out, in)
+	if err == nil {
+		err = chown(out, r.UID, r.GID)
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		if errors.Is(err, errNotAlone) || errors.Is(err, errStopped) {
+			return true, nil // someone opened it, or Close: later
+		}
+		return false, err
+	}
+	syncDir(r.names.dir) // the copy's name before the source goes
+	if err := os.Remove(src); err != nil {
+		return false, err
+	}
+	if r.OnCompress != nil {
+		r.OnCompress(Compressed{Source: src, Compressed: dst})
+	}
+	return false, nil
+}
+
+var (
+	errNotAlone = errors.New("watchedfile: another process opened the file")
+	errStopped  = errors.New("watchedfile: closed")
+)
+
+// aloneReader reads the file being compressed, and fails once someone else
+// opens it (the lease breaks) or the Writer closes, looking every chunk.
+type aloneReader struct {
+	f     *os.File
+	still func() bool
+	done  <-chan struct{}
+	read  int
+}
+
+// aloneChunk is how much is compressed between two looks: someone opening
+// the file waits for the compressor at most that long.
+const aloneChunk = 1 << 20
+
+func (a *aloneReader) Read(p []byte) (int, error) {
+	if a.read >= aloneChunk {
+		a.read = 0
+		select {
+		case <-a.done:
+			return 0, errStopped
+		default:
+		}
+		if !a.still() {
+			return 0, errNotAlone
+		}
+	}
+	n, err := a.f.Read(p[:min(len(p), aloneChunk)])
+	a.read += n
+	return n, err
+}
+
+var _ io.Reader = (*aloneReader)(nil)
+
+// compressGrace is how long a rotated file must not have been written
+// before it is compressed, where the system cannot tell whether someone
+// holds it open: writers switch within their poll interval, and readers
+// get the rest.
+const compressGrace = time.Minute
+
+// oldEnough is holdAlone by the file's age: alone once not written for
+// compressGrace.
+func oldEnough(f *os.File) (alone bool, still func() bool, release func(), err error) {
+	fi, err := f.Stat()
+	if err != nil || time.Since(fi.ModTime()) < compressGrace {
+		return false, nil, nil, err
+	}
+	return true, func() bool { return true }, func() {}, nil
+}
+
+// syncDir commits the names in dir to stable storage, where the system can.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}

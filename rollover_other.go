@@ -1,0 +1,37 @@
+//go:build !unix
+
+package watchedfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// rollover makes the path name a new file started at t, and returns it open
+// and the names of the old file and the new one. Without symlinks (Windows
+// grants them only to some users), the file at the path is renamed to its
+// dated name, final from then on, and a new file created at the path.
+// Called with the rotation lock held.
+func (w *Writer) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name string, err error) {
+	n := w.rot.names
+	if _, err := os.Lstat(w.path); err == nil {
+		old = filepath.Join(n.dir, n.dated(t))
+		if _, err := os.Lstat(old); !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, "", "", fmt.Errorf("rename %s: %s exists", w.path, old)
+		}
+		if err := os.Rename(w.path, old); err != nil {
+			return nil, nil, "", "", err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, "", "", err
+	}
+	f, info, err = w.createFile(w.path)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	return f, info, old, filepath.Base(w.path), nil
+}
