@@ -6,7 +6,8 @@ package watchedfile_test
 // xfs and btrfs on loop devices, overlayfs as a container's root, and
 // tmpfs. The test makes each file system itself in a temporary directory and
 // takes every mount and loop device down again, failed or not. One RESULT
-// line per file system and scenario feeds the README's table:
+// line per file system and scenario feeds the table in
+// docs/platforms.md:
 //
 //	go test -race -count=1 -run TestIntegrationFS -v . | grep RESULT
 
@@ -144,7 +145,7 @@ func integOverlayFS(t *testing.T, dir string) string {
 	return merged
 }
 
-// integFSReport logs one cell of the README's file system table.
+// integFSReport logs one cell of the file system table in docs/platforms.md.
 func integFSReport(t *testing.T, fsName, scenario string, res integWriterResult, c integCounts, start time.Time) {
 	t.Helper()
 	backend := "?"

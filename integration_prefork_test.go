@@ -86,7 +86,7 @@ func integMerge(a, b integWriterResult) integWriterResult {
 // that checked the flag just before the rename and was then descheduled (a
 // loaded machine) still writes its record to the renamed file, as any writer
 // without a syscall per record would. Nothing may be lost on a quiet machine
-// (0 in the runs reported in the README); a loaded one may lose one record in
+// (0 in the runs reported in docs/testing.md); a loaded one may lose one record in
 // ten rotations, where the code before the flag lost 4 to 13.
 func integExpectNearlyClean(t *testing.T, c integCounts, rotations int) {
 	t.Helper()

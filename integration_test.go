@@ -412,8 +412,8 @@ func integAccount(res integWriterResult, found map[[2]int]int, torn, files int) 
 	return c
 }
 
-// integReport logs a scenario's figures in the form the README's table
-// takes them from (go test -v -run TestIntegration | grep RESULT).
+// integReport logs a scenario's figures in the form the table in
+// docs/testing.md takes them from (go test -v -run TestIntegration | grep RESULT).
 func integReport(t *testing.T, scenario string, c integCounts, start time.Time) {
 	t.Helper()
 	t.Logf("RESULT | %s | %d | %d | %d | %d | %.1fs | %s", scenario, c.Acked, c.Lost, c.Duplicated, c.Torn,
@@ -511,7 +511,7 @@ func TestIntegrationLogrotate(t *testing.T) {
 		poll     time.Duration
 		n        int
 		interval time.Duration
-		lossOK   time.Duration // loss window the scenario accepts (see README); 0: none
+		lossOK   time.Duration // loss window the scenario accepts (see docs/testing.md); 0: none
 		lossWhy  string
 		nearly   bool // see integExpectNearlyClean
 	}

@@ -188,8 +188,8 @@ func WithErrorHandler(handle func(error)) Option {
 // still returns only once its own record is in the file, whole, in one file;
 // nothing is buffered. It pays where many goroutines write at once and
 // write(2) is dear; the hand-over costs a scheduling round per record, which
-// on a small or busy machine costs more than it saves (see the README's
-// figures). Alone, a Write is the same one write(2) either way.
+// on a small or busy machine costs more than it saves (see the figures in
+// docs/benchmark.md). Alone, a Write is the same one write(2) either way.
 // Defaults to off: each Write waits its turn for the file, as with os.File.
 func WithGroupCommit() Option {
 	return optionFunc(func(c *config) { c.groupCommit = true })

@@ -33,7 +33,7 @@ func TestRunTiny(t *testing.T) {
 	cfg.Goroutines = []int{1, 2}
 	cfg.Rounds = 2
 	cfg.Duration = 5 * time.Millisecond
-	cfg.JSON = filepath.Join(dir, "out.json")
+	cfg.JSON = filepath.Join(dir, "results", "out.json") // a directory the bench must make
 	cfg.SVG = filepath.Join(dir, "out.svg")
 	cfg.RotCfg.Duration = 150 * time.Millisecond
 	cfg.RotCfg.Interval = 5 * time.Millisecond
@@ -55,8 +55,9 @@ func TestRunTiny(t *testing.T) {
 		"#### Time one Write takes, p50 / p99",
 		"#### Write calls per record",
 		"#### Under rotation",
-		"| started after the rename |", "lost per rm, min / median / max",
+		"| started after the rename |", "lost per rm, min / median / max", "| stranded | misdirected |",
 		"| python2port |",
+		"Legend:\n\n- `N B, G gor.`", "- `ns/record`", "- `p50 / p99`", "- `stranded`",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the tables lack %q:\n%s", want, md)
@@ -121,14 +122,16 @@ func TestRunTiny(t *testing.T) {
 		for _, n := range r.LostPerRm {
 			sum += n
 		}
-		if len(r.LostPerRm) != cfg.RotCfg.Rms || sum != r.ToDeleted ||
+		if len(r.LostPerRm) != cfg.RotCfg.Rms || sum != r.ToDeleted || r.Stranded > r.Misdirected ||
 			r.StartedAfter > r.Misdirected || r.WhileLocked+r.AfterUnlock > r.StartedAfter {
 			t.Errorf("rotation %s: inconsistent counts: %+v", r.Strategy, r)
 		}
 	}
 	// raw never follows: every record after the first rename is in a
-	// renamed file, and its Write started after that rename.
-	if raw := rot["raw"]; raw.Misdirected == 0 || raw.StartedAfter == 0 || raw.MisdirectedDelayP99Ns < raw.MisdirectedDelayNs {
+	// renamed file, and its Write started after that rename; all but those
+	// written before the second rename are stranded there.
+	if raw := rot["raw"]; raw.Misdirected == 0 || raw.StartedAfter == 0 || raw.MisdirectedDelayP99Ns < raw.MisdirectedDelayNs ||
+		raw.Stranded*10 < raw.Misdirected*8 {
 		t.Errorf("raw under rotation: %+v", raw)
 	}
 	if os.Geteuid() == 0 {
@@ -142,6 +145,9 @@ func TestRunTiny(t *testing.T) {
 	}
 	if !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.HasSuffix(svg, []byte("</svg>\n")) {
 		t.Errorf("the chart is not a whole SVG document")
+	}
+	if !bytes.Contains(svg, []byte("A bar: wall-clock ns per record")) || !bytes.Contains(svg, []byte(">raw: ")) {
+		t.Errorf("the chart has no legend:\n%s", svg)
 	}
 }
 

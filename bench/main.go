@@ -5,9 +5,10 @@
 //
 //	go run ./bench      (from the repository root: go.work joins the modules)
 //
-// It prints Markdown tables on stdout, a progress line on stderr, and writes
-// an SVG chart of the per-record costs (-svg) and, with -json FILE, the raw
-// numbers. See -help for the flags.
+// It prints Markdown tables on stdout, each with a legend, and a progress
+// line on stderr. It writes an SVG chart of the per-record costs (-svg,
+// bench-results/results.svg by default: a directory that git ignores) and,
+// with -json FILE, the raw numbers. See -help for the flags.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +40,10 @@ type config struct {
 	Dir        string
 }
 
+// outDir is where the outputs go by default, relative to the working
+// directory; the repository's .gitignore names it.
+const outDir = "bench-results"
+
 func defaultConfig() config {
 	return config{
 		Strategies: "all",
@@ -46,7 +52,7 @@ func defaultConfig() config {
 		Rounds:     5,
 		Duration:   200 * time.Millisecond,
 		Slices:     40,
-		SVG:        "results.svg",
+		SVG:        filepath.Join(outDir, "results.svg"),
 		Syscalls:   true,
 		Rotation:   true,
 		RotCfg: rotationConfig{
@@ -73,8 +79,8 @@ func main() {
 	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; strategies are interleaved round by round and the median is shown")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long each strategy writes in each cell of each round")
 	fs.IntVar(&cfg.Slices, "slices", cfg.Slices, "slices each cell's time is cut into; the strategies written in Go take turns slice by slice")
-	fs.StringVar(&cfg.JSON, "json", "", "write the raw numbers to this file as JSON")
-	fs.StringVar(&cfg.SVG, "svg", cfg.SVG, "write the chart of per-record costs to this file (empty: none)")
+	fs.StringVar(&cfg.JSON, "json", "", "write the raw numbers to this file as JSON, e.g. "+filepath.Join(outDir, "out.json")+" (missing directories are made)")
+	fs.StringVar(&cfg.SVG, "svg", cfg.SVG, "write the chart of per-record costs to this file (empty: none; missing directories are made)")
 	fs.BoolVar(&cfg.Syscalls, "syscalls", cfg.Syscalls, "count syscalls per record (strace -f -c, or /proc/self/io without strace)")
 	fs.BoolVar(&cfg.Rotation, "rotation", cfg.Rotation, "run the rotation table")
 	fs.DurationVar(&cfg.RotCfg.Duration, "rotation-duration", cfg.RotCfg.Duration, "how long the rotator works on each strategy")

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -215,6 +216,7 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 				num(s.NsPerRec, 0), num(s.RecPerSec, 0), num(s.RatioToRaw, 2), num(s.CPUNsRec, 0), num(s.AllocsRec, 2))
 		}
 		fmt.Fprintln(bw)
+		legend(bw, costLegend)
 	}
 	writeLatencyTable(bw, res, cfg)
 
@@ -256,6 +258,11 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 			fmt.Fprintln(bw)
 		}
 		fmt.Fprintln(bw)
+		if method == "strace" {
+			legend(bw, syscallLegend)
+		} else {
+			legend(bw, append(syscallLegend[:1:1], syscwLegend...))
+		}
 	}
 	writeCallsTable(bw, res, cfg)
 
@@ -264,11 +271,11 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 		fmt.Fprintf(bw, "#### Under rotation (%v: a rename every %v, %d rm, one new file unopenable for %v; %d goroutines, a record every %v each)\n\n",
 			rc.Duration, rc.Interval, rc.Rms, rc.Hold, rc.Goroutines, rc.Pace)
 		fmt.Fprintln(bw, "| strategy | records | failed writes | lost | of which to deleted files | lost per rm, min / median / max |"+
-			" misdirected | started after the rename | of which while unopenable | delay after the rename, median / p99 | duplicates | stuck at end |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+			" stranded | misdirected | started after the rename | of which while unopenable | delay after the rename, median / p99 | duplicates | stuck at end |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, r := range res.Rotation {
 			if r.Attempted == 0 && r.Skipped != "" {
-				fmt.Fprintf(bw, "| %s | skipped: %s | | | | | | | | | | |\n", r.Strategy, oneLine(r.Skipped))
+				fmt.Fprintf(bw, "| %s | skipped: %s | | | | | | | | | | | |\n", r.Strategy, oneLine(r.Skipped))
 				continue
 			}
 			stuck := "no"
@@ -279,11 +286,12 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 			if r.StartedAfter > r.WhileLocked {
 				delay = nanos(float64(r.MisdirectedDelayNs)) + " / " + nanos(float64(r.MisdirectedDelayP99Ns))
 			}
-			fmt.Fprintf(bw, "| %s | %d | %d | %d | %d | %s | %d | %d | %d | %s | %d | %s |\n", r.Strategy, r.Attempted, r.Failed,
-				r.Lost, r.ToDeleted, minMedMax(r.LostPerRm), r.Misdirected, r.StartedAfter, r.WhileLocked, delay,
+			fmt.Fprintf(bw, "| %s | %d | %d | %d | %d | %s | %d | %d | %d | %d | %s | %d | %s |\n", r.Strategy, r.Attempted, r.Failed,
+				r.Lost, r.ToDeleted, minMedMax(r.LostPerRm), r.Stranded, r.Misdirected, r.StartedAfter, r.WhileLocked, delay,
 				r.Duplicates+r.Garbled, stuck)
 		}
 		fmt.Fprintln(bw)
+		legend(bw, rotationLegend)
 	}
 
 	fmt.Fprintln(bw, "Strategies:")
@@ -300,7 +308,7 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 // writeRatioTable is the headline: each strategy's median ratio to raw, and
 // its median ns per record, for every size and concurrency.
 func writeRatioTable(bw *bufio.Writer, res *results, cfg config) {
-	writeGrid(bw, "Time per record as a multiple of `raw` (median ns per record in brackets)", res, cfg,
+	writeGrid(bw, "Time per record as a multiple of `raw` (median ns per record in brackets)", ratioLegend, res, cfg,
 		func(s summary) string { return fmt.Sprintf("%s (%s)", num(s.RatioToRaw, 2), num(s.NsPerRec, 0)) })
 }
 
@@ -308,7 +316,7 @@ func writeRatioTable(bw *bufio.Writer, res *results, cfg config) {
 // strategy, size and concurrency.
 func writeLatencyTable(bw *bufio.Writer, res *results, cfg config) {
 	title := fmt.Sprintf("Time one Write takes, p50 / p99 (every %dth Write of each goroutine timed; medians over rounds)", latencyEvery)
-	writeGrid(bw, title, res, cfg, func(s summary) string {
+	writeGrid(bw, title, latencyLegend, res, cfg, func(s summary) string {
 		if s.LatP50Ns < 0 {
 			return "–"
 		}
@@ -319,13 +327,13 @@ func writeLatencyTable(bw *bufio.Writer, res *results, cfg config) {
 // writeCallsTable shows how many write calls carried a record: below 1,
 // concurrent Writes shared them.
 func writeCallsTable(bw *bufio.Writer, res *results, cfg config) {
-	writeGrid(bw, "Write calls per record (write, writev and pwrite: /proc/self/io syscw over each cell of the cost table, Close included; medians)", res, cfg,
+	writeGrid(bw, "Write calls per record (write, writev and pwrite: /proc/self/io syscw over each cell of the cost table, Close included; medians)", writeCallsLegend, res, cfg,
 		func(s summary) string { return num(s.WriteCallsRec, 3) })
 }
 
 // writeGrid writes a table with a row per strategy and a column per size
-// and concurrency, each cell what text says of that summary.
-func writeGrid(bw *bufio.Writer, title string, res *results, cfg config, text func(summary) string) {
+// and concurrency, each cell what text says of that summary, and its legend.
+func writeGrid(bw *bufio.Writer, title string, legendLines []string, res *results, cfg config, text func(summary) string) {
 	fmt.Fprintf(bw, "#### %s\n\n", title)
 	fmt.Fprint(bw, "| strategy |")
 	for _, size := range cfg.Sizes {
@@ -354,6 +362,7 @@ func writeGrid(bw *bufio.Writer, title string, res *results, cfg config, text fu
 		fmt.Fprintln(bw)
 	}
 	fmt.Fprintln(bw)
+	legend(bw, legendLines)
 }
 
 // nanos formats a duration in nanoseconds with two or three significant
@@ -392,7 +401,16 @@ func writeJSON(path string, res *results) error {
 	if err != nil {
 		return fmt.Errorf("json: %w", err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	return writeOutput(path, append(b, '\n'))
+}
+
+// writeOutput writes one of the bench's output files, making its directory
+// first.
+func writeOutput(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -37,6 +37,12 @@ type rotationResult struct {
 	Failed    uint64 `json:"failed"`     // writes that returned an error
 	Lost      uint64 `json:"lost"`       // acknowledged, not in any file left in the directory
 	ToDeleted uint64 `json:"to_deleted"` // of Lost: written to a deleted file after its rm
+	// Stranded records are in a renamed file, written there after the
+	// next rotation (the next rename or rm at the path): logrotate with
+	// compress and delaycompress compresses and deletes that file then, and
+	// no reader of the path reads it any more. They are counted in
+	// Misdirected too.
+	Stranded uint64 `json:"stranded"`
 	// LostPerRm is ToDeleted rm by rm: the records written to each deleted
 	// file after its rm.
 	LostPerRm []uint64 `json:"lost_per_rm"`
@@ -180,6 +186,14 @@ type rotation struct {
 	gone    map[uint64]mark // inode → when it was renamed away
 	deleted []deletion      // in the order of the rms
 	renames int
+	// retired is, for each renamed file, when the next rotation took place
+	// (after which a record written to it is stranded) and its size then;
+	// last is the file renamed last, which the next rotation retires.
+	retired map[uint64]mark
+	last    struct {
+		name string
+		ino  uint64
+	}
 	// The file at the path could not be opened from lockedAt to
 	// unlockedAt; both are zero if it never was so.
 	lockedAt, unlockedAt int64
@@ -236,7 +250,7 @@ func (r *rotation) remove(path string) (done bool, err error) {
 	_, d.ino = devIno(fi)
 	d.size = fi.Size()
 	r.deleted = append(r.deleted, d)
-	return true, nil
+	return true, r.retire(d.at)
 }
 
 // rename renames the file at path to the generation's name, if there is
@@ -259,6 +273,25 @@ func (r *rotation) rename(path string, gen int) error {
 	_, ino := devIno(fi)
 	r.gone[ino] = m
 	r.renames++
+	if err := r.retire(m.at); err != nil {
+		return err
+	}
+	r.last.name, r.last.ino = to, ino
+	return nil
+}
+
+// retire marks the file renamed last as left behind by the rotation made
+// at the moment at: a record written to it from then on is stranded.
+func (r *rotation) retire(at int64) error {
+	if r.last.name == "" {
+		return nil
+	}
+	fi, err := os.Stat(r.last.name)
+	if err != nil {
+		return fmt.Errorf("stat the file renamed before: %w", err)
+	}
+	r.retired[r.last.ino] = mark{at: at, size: fi.Size()}
+	r.last.name = ""
 	return nil
 }
 
@@ -290,7 +323,7 @@ func createLog(path string, uid, gid int, locked bool) error {
 // cfg.Rms times in the first two thirds of the run, and two thirds of the way
 // puts an unopenable file at the path that becomes writable after cfg.Hold.
 func rotate(path string, cfg rotationConfig, uid, gid int, asRoot bool, proc *os.Process) (rotation, error) {
-	r := rotation{gone: map[uint64]mark{}}
+	r := rotation{gone: map[uint64]mark{}, retired: map[uint64]mark{}}
 	start := time.Now()
 	lockAt := 2 * cfg.Duration / 3
 	locked := !asRoot
@@ -349,9 +382,10 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 	found := make([]uint16, rep.Attempted)
 	var delays []float64
 	// scan reads one file; left is when and at what size it left the
-	// path (renamed or deleted), if it did; rm is the rm's index if it
-	// was deleted, else -1.
-	scan := func(r io.Reader, left mark, gone bool, rm int) error {
+	// path (renamed or deleted), if it did; retired, when and at what size
+	// the next rotation left it behind, if one did; rm is the rm's index if
+	// it was deleted, else -1.
+	scan := func(r io.Reader, left mark, gone bool, retired mark, isRetired bool, rm int) error {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		var off int64 // where the line starts in the file
@@ -372,6 +406,9 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 				continue // lost: not counted as found
 			case after:
 				res.Misdirected++
+				if isRetired && (start >= retired.size || t > retired.at) {
+					res.Stranded++
+				}
 				if t > left.at {
 					res.StartedAfter++
 					locked := rot.unlockedAt > 0
@@ -408,7 +445,8 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 		if err == nil {
 			_, ino := devIno(fi)
 			m, gone := rot.gone[ino]
-			err = scan(f, m, gone, -1)
+			ret, isRetired := rot.retired[ino]
+			err = scan(f, m, gone, ret, isRetired, -1)
 		}
 		f.Close()
 		if err != nil {
@@ -419,7 +457,7 @@ func tally(res *rotationResult, rep rotationReport, dir string, rot rotation) er
 		if _, err := d.f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		if err := scan(d.f, d.mark, true, i); err != nil {
+		if err := scan(d.f, d.mark, true, mark{}, false, i); err != nil {
 			return fmt.Errorf("read deleted file %d: %w", i+1, err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"html"
 	"math"
-	"os"
+	"time"
 )
 
 // writeSVG draws the median ns per record of every strategy, one panel per
@@ -42,7 +42,9 @@ func writeSVG(path string, res *results) error {
 	)
 	rowH := float64(len(gs))*barH + gap
 	panelH := float64(len(names))*rowH + 40
-	height := top + float64(len(sizes))*panelH + 20
+	notes := svgLegend(res)
+	const noteH = 14.0
+	height := top + float64(len(sizes))*panelH + 20 + float64(len(notes))*noteH
 	plotW := width - left - right
 	x := func(v float64) float64 {
 		return left + plotW*(math.Log10(v)-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo))
@@ -80,11 +82,12 @@ func writeSVG(path string, res *results) error {
 			}
 		}
 	}
-	b.WriteString("</svg>\n")
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	for i, n := range notes {
+		fmt.Fprintf(&b, `<text x="4" y="%.0f" fill="#333">%s</text>`+"\n",
+			top+float64(len(sizes))*panelH+10+float64(i)*noteH, html.EscapeString(n))
 	}
-	return nil
+	b.WriteString("</svg>\n")
+	return writeOutput(path, b.Bytes())
 }
 
 func fmtNs(v float64) string {
@@ -95,4 +98,18 @@ func fmtNs(v float64) string {
 		return fmt.Sprintf("%g µs", v/1e3)
 	}
 	return fmt.Sprintf("%g ns", v)
+}
+
+// svgLegend is the chart's legend, one line each: what a bar is, and what
+// each strategy is.
+func svgLegend(res *results) []string {
+	lines := []string{
+		fmt.Sprintf("A bar: wall-clock ns per record (a cell's time over the records written), median over %d round(s) of %v.",
+			res.Config.Rounds, time.Duration(res.Config.DurationS*float64(time.Second))),
+		"One bar per number of writing goroutines; log scale, shorter is cheaper. The strategies:",
+	}
+	for _, st := range res.Strategy {
+		lines = append(lines, plain(fmt.Sprintf("%s: %s", st.Name, st.Desc)))
+	}
+	return lines
 }

@@ -87,6 +87,56 @@ func TestTally(t *testing.T) {
 	}
 }
 
+// TestTallyStranded checks the accounting of a writer that never follows a
+// rename, on real files: its records after the first rename are misdirected,
+// and those written after the next rotation are stranded, not "lost 0".
+func TestTallyStranded(t *testing.T) {
+	dir := t.TempDir()
+	const size = 100
+	var first []byte
+	// seq 0 before the rename at 100; seq 1 after it; the next rotation
+	// at 200, when the file held two records; seq 2 lies beyond that size
+	// although its Write started before, seq 3 started after.
+	for _, st := range [][2]int64{{0, 50}, {1, 150}, {2, 190}, {3, 350}} {
+		first = appendRecord(first, uint64(st[0]), st[1], size)
+	}
+	paths := map[string][]byte{"app.log.0001": first, "app.log.0002": nil, "app.log": nil}
+	inos := map[string]uint64{}
+	for name, b := range paths {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, inos[name] = devIno(fi)
+	}
+	rot := rotation{
+		gone: map[uint64]mark{
+			inos["app.log.0001"]: {at: 100, size: size},
+			inos["app.log.0002"]: {at: 200, size: 0},
+		},
+		retired: map[uint64]mark{
+			inos["app.log.0001"]: {at: 200, size: 2 * size},
+			inos["app.log.0002"]: {at: 300, size: 0},
+		},
+	}
+	var res rotationResult
+	if err := tally(&res, rotationReport{Attempted: 4}, dir, rot); err != nil {
+		t.Fatal(err)
+	}
+	want := rotationResult{
+		Attempted: 4, LostPerRm: []uint64{},
+		Misdirected: 3, Stranded: 2, StartedAfter: 3,
+		MisdirectedDelayNs: 90, MisdirectedDelayP99Ns: 250,
+	}
+	if !reflect.DeepEqual(res, want) {
+		t.Errorf("tally\n got %+v\nwant %+v", res, want)
+	}
+}
+
 // TestStampTime checks that a record's time is rewritten in place.
 func TestStampTime(t *testing.T) {
 	rec := appendRecord(nil, 7, 0, 100)

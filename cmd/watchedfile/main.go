@@ -6,7 +6,7 @@
 //	app 2>&1 | watchedfile [flags] /var/log/app/app.log
 //	watchedfile [flags] -o /var/log/app/app.log -- app args...
 //
-// See the README section "Services not written in Go".
+// See docs/command.md.
 package main
 
 import (

@@ -1,7 +1,6 @@
 package main
 
-// The harness behind the figures in the README section "Services not written
-// in Go". It is not part of the test suite: it runs only with
+// The harness behind the figures in docs/command.md ("Measured"). It is not part of the test suite: it runs only with
 // WATCHEDFILE_MEASURE=1, as root, and prints MEASURE lines:
 //
 //	WATCHEDFILE_MEASURE=1 go test -count=1 -run Measure -v -timeout 30m ./cmd/watchedfile | grep MEASURE
