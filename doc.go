@@ -59,6 +59,41 @@
 // handle (what it wrote to the doomed file is lost anyway), and until a retry
 // creates the file, writes fail with the reason instead of being lost.
 //
+// # Rotating by itself
+//
+// Where nobody rotates the log (containers, machines without logrotate),
+// [WithRotation] makes the Writer rotate it: by size, on a wall-clock
+// schedule, or both, keeping as many rotated files, for as long or as many
+// bytes as asked, compressed or not. Records are written straight to a
+// file with its final, dated name (app-2026-12-05T10-00-00.000Z.log: the
+// time it was started, in UTC, so that names sort in time order); the path
+// itself (app.log) is a symlink to the file being written, which the
+// rotation repoints. A rotated file is never renamed again, so a log shipper
+// that follows the dated names (a glob such as app-*.log) loses and repeats
+// nothing, however late it reads. Without symlinks (Windows), the file at
+// the path is renamed to its dated name when it is rotated.
+//
+// Several processes may write one path, each with its own Writer and the
+// same Rotation: they rotate it once per threshold between them, without a
+// lock or a stat per record. Each process counts the bytes it writes and
+// looks at the file's size once per MaxSize/32 of them; whoever finds it
+// due takes an advisory lock (flock(2) on .app.log.lock beside the log),
+// checks that no other process rotated meanwhile, makes the new file
+// (header first) and repoints the link; the others hear of it through
+// inotify and switch at their next record. A file can exceed MaxSize by
+// what the processes write before they look and before they switch.
+//
+// Rotated files are compressed and removed by one process at a time (a
+// second lock, .app.log.maintenance.lock), in the background, never the
+// live file. A file is compressed into a temporary name, synced, renamed,
+// and only then its source removed, so a process killed midway leaves the
+// source or the whole compressed copy, and the next Writer to open the path
+// finishes the work. On Linux a file is compressed only once no other
+// descriptor is open on it, in any process (a write lease, which the
+// kernel grants only then): a writer that has not switched yet, or a log
+// shipper still reading it, delays its compression until it lets go;
+// elsewhere, once it has not been written for a minute.
+//
 // # Signals
 //
 // A Writer needs no signal. For a service whose rotation tool signals it

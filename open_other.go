@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // openFile opens path like os.OpenFile, with mkdirs making missing
@@ -38,3 +39,6 @@ func chown(*os.File, int, int) error { return nil }
 
 // openRead opens path for reading.
 func openRead(path string) (*os.File, error) { return os.Open(path) }
+
+// creationTime is unknown here.
+func creationTime(fs.FileInfo) time.Time { return time.Time{} }

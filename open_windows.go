@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -122,3 +124,11 @@ func dupFile(f *os.File) (*os.File, error) {
 
 // openRead opens path for reading.
 func openRead(path string) (*os.File, error) { return os.Open(path) }
+
+// creationTime returns when the file of info was created.
+func creationTime(info fs.FileInfo) time.Time {
+	if d, ok := info.Sys().(*syscall.Win32FileAttributeData); ok {
+		return time.Unix(0, d.CreationTime.Nanoseconds())
+	}
+	return time.Time{}
+}

@@ -33,5 +33,16 @@ func (w *Writer) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name 
 	if err != nil {
 		return nil, nil, "", "", err
 	}
+	w.rot.created = t
 	return f, info, old, filepath.Base(w.path), nil
+}
+
+// liveStart returns when the file at the path, which has no dated name yet,
+// was started: when this Writer created it, or else its creation time.
+// Called with the write lock held.
+func (w *Writer) liveStart() time.Time {
+	if !w.rot.created.IsZero() {
+		return w.rot.created
+	}
+	return creationTime(w.out.info)
 }

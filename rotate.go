@@ -36,6 +36,7 @@ type rotator struct {
 	lockPath  string // the rotation lock
 	maintPath string // the maintenance lock
 	due       time.Time
+	created   time.Time        // when this Writer created the live file, in rename mode
 	now       func() time.Time // time.Now, but in tests
 
 	// The maintenance goroutine: see maintain.go.
@@ -124,6 +125,9 @@ func (w *Writer) rotate(now time.Time, bySize bool) {
 	if err != nil {
 		w.report(fmt.Errorf("watchedfile: rotate %s: %w", w.path, err))
 		return
+	}
+	if started := w.liveStart(); started.After(newest) {
+		newest = started
 	}
 	if !bySize && !newest.Before(r.periodStart(now)) {
 		return // the period's file exists

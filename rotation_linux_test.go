@@ -178,3 +178,24 @@ func TestRotationLiveFileRemoved(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleWriterLetsGo: a Writer that writes nothing lets go of the rotated
+// file within moments (its goroutine follows the link), so the file is
+// compressed though that Writer never writes again.
+func TestIdleWriterLetsGo(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	rot := watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1024, Compress: true})
+	busy := openWriter(t, path, rot)
+	idle := openWriter(t, path, rot)
+	first, err := os.Readlink(path)
+	require.NoError(t, err)
+	for i := range 20 {
+		writeLine(t, busy, fmt.Sprintf("record %04d %s", i, strings.Repeat("x", 90)))
+	}
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(dir, first+".gz"))
+		return err == nil
+	}, waitFor, waitTick, "the rotated file was never compressed: the idle Writer still holds it?")
+	assert.Positive(t, idle.Stats().Reopens, "the idle Writer switched by itself")
+}

@@ -1,0 +1,115 @@
+package watchedfile_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/watchedfile/watchedfile"
+)
+
+// readRotated returns every line in dir's logs: the path, the dated files,
+// and the compressed ones decompressed.
+func readRotated(t *testing.T, dir string) (lines map[string]int, files int) {
+	t.Helper()
+	lines = map[string]int{}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue // the link (its target is read as a dated file) and the locks
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		if strings.HasSuffix(e.Name(), ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			require.NoError(t, err)
+			data, err = io.ReadAll(zr)
+			require.NoError(t, err)
+		}
+		files++
+		for _, line := range strings.SplitAfter(string(data), "\n") {
+			if line != "" {
+				lines[line]++
+			}
+		}
+	}
+	return lines, files
+}
+
+// TestRotationBySize, on every system (a symlink to dated files on Unix,
+// renames elsewhere): 8 goroutines write across dozens of rotations; every
+// record is in exactly one file, whole, and only the newest MaxBackups
+// rotated files are kept.
+func TestRotationBySize(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 4096}))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				_, err := fmt.Fprintf(w, "g%d record %04d %s\n", g, i, strings.Repeat("x", 60))
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	lines, files := readRotated(t, dir)
+	assert.Len(t, lines, 8*200)
+	for line, n := range lines {
+		require.Equal(t, 1, n, "%q", line)
+		require.Regexp(t, `^g\d record \d{4} x{60}\n$`, line)
+	}
+	assert.Greater(t, files, 20, "rotated by size")
+	dated := regexp.MustCompile(`^app-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.log$`)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.Name() != "app.log" && !strings.HasPrefix(e.Name(), ".") {
+			assert.Regexp(t, dated, e.Name())
+		}
+	}
+}
+
+// TestRotationKeepsMaxBackups: only the newest MaxBackups rotated files
+// stay (compressed on Linux, where compression need not wait a minute),
+// and the live file holds the latest records.
+func TestRotationKeepsMaxBackups(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	linux := runtime.GOOS == "linux"
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1024, MaxBackups: 3, Compress: linux}))
+	for i := range 300 {
+		writeLine(t, w, fmt.Sprintf("record %04d %s", i, strings.Repeat("x", 60)))
+	}
+	// Retention and compression run in the background: they catch up.
+	wantGz, wantPlain := 0, 3
+	switch {
+	case linux:
+		wantGz, wantPlain = 3, 1 // the live file
+	case runtime.GOOS != "windows":
+		wantPlain = 4 // the live file is dated too: a symlink's target
+	}
+	require.Eventually(t, func() bool {
+		gz, _ := filepath.Glob(filepath.Join(dir, "app-*.log.gz"))
+		plain, _ := filepath.Glob(filepath.Join(dir, "app-*.log"))
+		return len(gz) == wantGz && len(plain) == wantPlain
+	}, waitFor, waitTick, "three backups and the live file")
+	require.NoError(t, w.Close())
+	lines, _ := readRotated(t, dir)
+	assert.Equal(t, 1, lines[fmt.Sprintf("record %04d %s\n", 299, strings.Repeat("x", 60))], "the last record")
+}
