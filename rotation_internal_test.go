@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,5 +195,35 @@ func TestTimeRotationOnePerDay(t *testing.T) {
 			assert.Equal(t, want, rotations)
 			assert.Len(t, want, 4, "four midnights")
 		})
+	}
+}
+
+// A process that was not running at a boundary rotates at its first look:
+// the live file's period is over.
+func TestTimeRotationAfterDowntime(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("without symlinks the live file's start is its creation time, on the system's clock, not the test's")
+	}
+	var clock testClock
+	clock.set(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
+	path := filepath.Join(t.TempDir(), "app.log")
+	rot := Rotation{Every: 24 * time.Hour, Location: time.UTC}
+	w, err := Open(path, WithRotation(rot), withClock(clock.now))
+	require.NoError(t, err)
+	_, err = w.Write([]byte("yesterday\n"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	clock.set(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))
+	rotated := make(chan Rotated, 1)
+	rot.OnRotate = func(r Rotated) { rotated <- r }
+	w, err = Open(path, WithRotation(rot), withClock(clock.now))
+	require.NoError(t, err)
+	defer w.Close()
+	select {
+	case r := <-rotated:
+		assert.Equal(t, "yesterday\n", readFileString(t, r.Old))
+	case <-time.After(10 * time.Second):
+		t.Fatal("no rotation at the first look")
 	}
 }

@@ -2,7 +2,12 @@ package watchedfile_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,4 +203,180 @@ func TestIdleWriterLetsGo(t *testing.T) {
 		return err == nil
 	}, waitFor, waitTick, "the rotated file was never compressed: the idle Writer still holds it?")
 	assert.Positive(t, idle.Stats().Reopens, "the idle Writer switched by itself")
+}
+
+// slowGzip is gzip that takes its time (about 200ms a megabyte), and says
+// when it has begun.
+type slowGzip struct{ begun chan struct{} }
+
+func (slowGzip) Extension() string { return ".gz" }
+
+func (s slowGzip) Compress(dst io.Writer, src io.Reader) error {
+	select {
+	case s.begun <- struct{}{}:
+	default:
+	}
+	buf := make([]byte, 256<<10)
+	zw := gzip.NewWriter(dst)
+	for {
+		n, err := src.Read(buf)
+		zw.Write(buf[:n])
+		if err == io.EOF {
+			return zw.Close()
+		}
+		if err != nil {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond) // a slow disk or CPU, not a wait for a condition
+	}
+}
+
+// TestCompressionYieldsToOpener: someone who opens a rotated file while it
+// is being compressed waits at most for the compressor to notice (the lease
+// breaks; it looks every megabyte), not for the whole compression or the
+// kernel's lease-break time; the compressor leaves the file as it was and
+// compresses it once they have let go.
+func TestCompressionYieldsToOpener(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	gz := slowGzip{begun: make(chan struct{}, 1)}
+	compressed := make(chan string, 4)
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 32 << 20, Compress: true,
+		Compressor: gz, OnCompress: func(c watchedfile.Compressed) { compressed <- c.Source }}))
+	first, err := os.Readlink(path)
+	require.NoError(t, err)
+	chunk := []byte(strings.Repeat("x", 1<<20-1) + "\n")
+	for range 33 { // 33 MiB: the next write rotates
+		_, err := w.Write(chunk)
+		require.NoError(t, err)
+	}
+	writeLine(t, w, "after")
+	select {
+	case <-gz.begun:
+	case <-time.After(waitFor):
+		t.Fatal("compression never began")
+	}
+	start := time.Now()
+	f, err := os.Open(filepath.Join(dir, first)) // breaks the lease; waits for the compressor to let go
+	require.NoError(t, err)
+	waited := time.Since(start)
+	t.Logf("the open waited %v for the compressor", waited)
+	assert.Less(t, waited, 3*time.Second, "the compressor held on (the whole compression takes 6s)")
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp"))
+	assert.Empty(t, tmps, "the compressor removed its temporary file")
+	fi, err := f.Stat()
+	require.NoError(t, err)
+	assert.Equal(t, int64(32<<20), fi.Size(), "the file is whole: rotated at 32 MiB")
+	require.NoError(t, f.Close())
+	select {
+	case name := <-compressed:
+		assert.Equal(t, filepath.Join(dir, first), name)
+	case <-time.After(4 * waitFor):
+		t.Fatal("never compressed after the reader let go")
+	}
+}
+
+// makeDated makes a rotated file of size bytes for app.log in dir, started
+// at t and last written at mod, compressed if gz.
+func makeDated(t *testing.T, dir string, at, mod time.Time, size int, gz bool) string {
+	t.Helper()
+	name := filepath.Join(dir, "app-"+at.UTC().Format("2006-01-02T15-04-05.000Z")+".log")
+	if gz {
+		name += ".gz"
+	}
+	require.NoError(t, os.WriteFile(name, []byte(strings.Repeat("r", size)), 0o644))
+	require.NoError(t, os.Chtimes(name, mod, mod))
+	return name
+}
+
+// TestRetentionByAgeAndSize: at Open, rotated files last written longer
+// ago than MaxAge go, then the oldest beyond MaxTotalSize; the live file
+// never goes, however old or large.
+func TestRetentionByAgeAndSize(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	old := makeDated(t, dir, now.Add(-50*time.Hour), now.Add(-49*time.Hour), 100, true)
+	oldish := makeDated(t, dir, now.Add(-30*time.Hour), now.Add(-29*time.Hour), 300, false)
+	mid := makeDated(t, dir, now.Add(-20*time.Hour), now.Add(-19*time.Hour), 300, true)
+	recent := makeDated(t, dir, now.Add(-10*time.Hour), now.Add(-9*time.Hour), 300, true)
+	live := makeDated(t, dir, now.Add(-2*time.Hour), now.Add(-100*time.Hour), 5000, false)
+	path := filepath.Join(dir, "app.log")
+	require.NoError(t, os.Symlink(filepath.Base(live), path))
+
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{
+		MaxSize: 1 << 20, MaxAge: 48 * time.Hour, MaxTotalSize: 700, Compress: true}))
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(oldish)
+		return errors.Is(err, fs.ErrNotExist)
+	}, waitFor, waitTick, "retention never ran")
+	require.NoError(t, w.Close())
+	assert.NoFileExists(t, old, "older than MaxAge")
+	assert.NoFileExists(t, oldish, "past MaxTotalSize (300+300 kept, then over)")
+	assert.FileExists(t, recent)
+	assert.FileExists(t, mid)
+	assert.FileExists(t, live, "the live file")
+	_, err := os.Stat(oldish + ".gz")
+	assert.ErrorIs(t, err, fs.ErrNotExist, "removed, not compressed")
+}
+
+// TestCompletedCopyRemovesSource: a process stopped after the compressed
+// copy's rename and before the source's removal leaves both; the next
+// Writer removes the source and keeps the copy.
+func TestCompletedCopyRemovesSource(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	at := now.Add(-time.Hour)
+	src := makeDated(t, dir, at, at, 10, false)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(strings.Repeat("r", 10)))
+	zw.Close()
+	require.NoError(t, os.WriteFile(src+".gz", buf.Bytes(), 0o644))
+	w := openWriter(t, filepath.Join(dir, "app.log"), watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1 << 20, Compress: true}))
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(src)
+		return errors.Is(err, fs.ErrNotExist)
+	}, waitFor, waitTick, "the source was kept beside its complete copy")
+	require.NoError(t, w.Close())
+	assert.Equal(t, buf.Bytes(), []byte(readFile(t, src+".gz")), "the copy untouched")
+}
+
+// TestCloseStopsCompression: Close in the middle of a long compression
+// returns within moments, leaving the source whole and no temporary file;
+// the next Writer compresses it.
+func TestCloseStopsCompression(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	gz := slowGzip{begun: make(chan struct{}, 1)}
+	rot := watchedfile.Rotation{MaxSize: 16 << 20, Compress: true, Compressor: gz}
+	w, err := watchedfile.Open(path, watchedfile.WithRotation(rot))
+	require.NoError(t, err)
+	first, err := os.Readlink(path)
+	require.NoError(t, err)
+	chunk := []byte(strings.Repeat("x", 1<<20-1) + "\n")
+	for range 17 {
+		_, err := w.Write(chunk)
+		require.NoError(t, err)
+	}
+	select {
+	case <-gz.begun:
+	case <-time.After(waitFor):
+		t.Fatal("compression never began")
+	}
+	start := time.Now()
+	require.NoError(t, w.Close())
+	t.Logf("Close took %v in the middle of a 3-second compression", time.Since(start))
+	assert.Less(t, time.Since(start), 2*time.Second)
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp"))
+	assert.Empty(t, tmps)
+	fi, err := os.Stat(filepath.Join(dir, first))
+	require.NoError(t, err)
+	assert.Equal(t, int64(16<<20), fi.Size())
+
+	rot.Compressor = nil
+	openWriter(t, path, watchedfile.WithRotation(rot))
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(dir, first+".gz"))
+		return err == nil
+	}, waitFor, waitTick, "the next Writer never compressed it")
 }
