@@ -88,11 +88,12 @@
 // live file. A file is compressed into a temporary name, synced, renamed,
 // and only then its source removed, so a process killed midway leaves the
 // source or the whole compressed copy, and the next Writer to open the path
-// finishes the work. On Linux a file is compressed only once no other
-// descriptor is open on it, in any process (a write lease, which the
-// kernel grants only then): a writer that has not switched yet, or a log
-// shipper still reading it, delays its compression until it lets go;
-// elsewhere, once it has not been written for a minute.
+// finishes the work. A file is compressed only once no process has it open
+// for writing (on Linux a read lease, which the kernel grants only then;
+// elsewhere, once it has not been written for a minute), and once
+// CompressDelay (a minute) has passed, so that a log shipper that lags
+// behind by less finds it under its name. A shipper that has it open goes
+// on reading it after it is compressed and removed.
 //
 // # Signals
 //

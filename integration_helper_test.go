@@ -192,7 +192,7 @@ func integWriterMain() int {
 	if size := integEnvInt("INTEG_ROTATE_SIZE", 0); size > 0 {
 		opts = append(opts, watchedfile.WithRotation(watchedfile.Rotation{
 			MaxSize:  int64(size),
-			Compress: os.Getenv("INTEG_ROTATE_COMPRESS") != "",
+			Compress: os.Getenv("INTEG_ROTATE_COMPRESS") != "", CompressDelay: -1,
 			OnRotate: func(watchedfile.Rotated) { rotations.Add(1) },
 		}))
 	}

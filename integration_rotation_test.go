@@ -64,7 +64,7 @@ func TestIntegrationSelfRotation(t *testing.T) {
 	}
 
 	// The next Writer to open the path compresses what is left.
-	w, err := watchedfile.Open(log, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: limit, Compress: true}))
+	w, err := watchedfile.Open(log, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: limit, Compress: true, CompressDelay: -1}))
 	if err != nil {
 		t.Fatal(err)
 	}

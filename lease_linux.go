@@ -6,21 +6,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// holdAlone reports whether no other descriptor is open on f's file, in
-// this process or any other (a writer that has not let go of it yet, a log
-// shipper still reading it), and if so returns a check that this is still
-// so and the release. It takes a write lease (fcntl F_SETLEASE), which
-// Linux grants only then, and breaks when someone opens the file; that
-// opener waits until the lease is let go of. Where no lease can be had
-// (the file is another user's, a file system without leases), it falls
-// back to the file's age, as on other systems.
+// holdAlone reports whether no process has f's file open for writing (a
+// writer that has not switched yet), and if so returns a check that this
+// is still so and the release. It takes a read lease (fcntl F_SETLEASE),
+// which Linux grants only then, and which breaks when someone opens the
+// file for writing; that opener waits until the lease is let go of.
+// Readers do not count: one that has the file open goes on reading it
+// through its descriptor after the compression removes its name. Where no
+// lease can be had (the file is another user's, a file system without
+// leases), it falls back to the file's age, as on other systems.
 func holdAlone(f *os.File) (alone bool, still func() bool, release func(), err error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return false, nil, nil, err
 	}
 	var lerr error
-	if err := rc.Control(func(fd uintptr) { _, lerr = unix.FcntlInt(fd, unix.F_SETLEASE, unix.F_WRLCK) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { _, lerr = unix.FcntlInt(fd, unix.F_SETLEASE, unix.F_RDLCK) }); err != nil {
 		return false, nil, nil, err
 	}
 	switch lerr {
@@ -34,7 +35,7 @@ func holdAlone(f *os.File) (alone bool, still func() bool, release func(), err e
 		held := false
 		rc.Control(func(fd uintptr) {
 			t, err := unix.FcntlInt(fd, unix.F_GETLEASE, 0)
-			held = err == nil && t == unix.F_WRLCK // a breaking lease reads as what it breaks to
+			held = err == nil && t == unix.F_RDLCK // a breaking lease reads as what it breaks to
 		})
 		return held
 	}

@@ -84,6 +84,10 @@ func (w *Writer) maintainOnce() (again bool) {
 		if !r.Compress || b.compressed {
 			continue
 		}
+		if time.Since(b.modTime) < r.compressDelay() {
+			again = true // a shipper that lags may not have found it yet
+			continue
+		}
 		busy, err := w.compress(b.name)
 		switch {
 		case err != nil:
@@ -180,10 +184,11 @@ func (w *Writer) removeTemporary() {
 	}
 }
 
-// compress compresses the rotated file name into name+extension, if nobody
-// else holds it open: into a temporary file, synced, renamed, the directory
-// synced, and only then the source removed, so that a process killed
-// midway leaves the source, or the whole copy. busy says someone holds it.
+// compress compresses the rotated file name into name+extension, if no
+// writer holds it open: into a temporary file, synced, renamed, the
+// directory synced, and only then the source removed, so that a process
+// killed midway leaves the source, or the whole copy. A reader that has it
+// open keeps reading it through its descriptor. busy says a writer holds it.
 func (w *Writer) compress(name string) (busy bool, err error) {
 	r := w.rot
 	src := filepath.Join(r.names.dir, name)
@@ -223,7 +228,7 @@ func (w *Writer) compress(name string) (busy bool, err error) {
 	if err != nil {
 		os.Remove(tmp)
 		if errors.Is(err, errNotAlone) || errors.Is(err, errStopped) {
-			return true, nil // someone opened it, or Close: later
+			return true, nil // a writer opened it, or Close: later
 		}
 		return false, err
 	}
@@ -238,12 +243,13 @@ func (w *Writer) compress(name string) (busy bool, err error) {
 }
 
 var (
-	errNotAlone = errors.New("watchedfile: another process opened the file")
+	errNotAlone = errors.New("watchedfile: another process opened the file for writing")
 	errStopped  = errors.New("watchedfile: closed")
 )
 
-// aloneReader reads the file being compressed, and fails once someone else
-// opens it (the lease breaks) or the Writer closes, looking every chunk.
+// aloneReader reads the file being compressed, and fails once someone opens
+// it for writing (the lease breaks) or the Writer closes, looking every
+// chunk.
 type aloneReader struct {
 	f     *os.File
 	still func() bool
@@ -252,7 +258,7 @@ type aloneReader struct {
 }
 
 // aloneChunk is how much is compressed between two looks: someone opening
-// the file waits for the compressor at most that long.
+// the file for writing waits for the compressor at most that long.
 const aloneChunk = 1 << 20
 
 func (a *aloneReader) Read(p []byte) (int, error) {
@@ -275,12 +281,11 @@ func (a *aloneReader) Read(p []byte) (int, error) {
 var _ io.Reader = (*aloneReader)(nil)
 
 // compressGrace is how long a rotated file must not have been written
-// before it is compressed, where the system cannot tell whether someone
-// holds it open: writers switch within their poll interval, and readers
-// get the rest.
+// before it is compressed, where the system cannot tell whether a writer
+// still holds it open: writers switch within their poll interval.
 const compressGrace = time.Minute
 
-// oldEnough is holdAlone by the file's age: alone once not written for
+// oldEnough is holdAlone by the file's age: let go of once not written for
 // compressGrace.
 func oldEnough(f *os.File) (alone bool, still func() bool, release func(), err error) {
 	fi, err := f.Stat()

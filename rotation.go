@@ -42,11 +42,18 @@ type Rotation struct {
 	MaxAge       time.Duration
 	MaxTotalSize int64
 
-	// Compress compresses each rotated file, once no process holds it
-	// open any more (see the package documentation), with Compressor, or
-	// gzip when Compressor is nil.
+	// Compress compresses each rotated file, with Compressor, or gzip
+	// when Compressor is nil, once no process has it open for writing
+	// and CompressDelay has passed since it was last written (see the
+	// package documentation).
 	Compress   bool
 	Compressor Compressor
+	// CompressDelay is how long a rotated file stays as it is before it
+	// is compressed: a log shipper that lags behind by less finds it
+	// under its name. A shipper that has the file open goes on reading it
+	// after it is compressed and removed. Defaults to one minute; a
+	// negative value compresses at once.
+	CompressDelay time.Duration
 
 	// UID and GID, when the process may set them (as root), are the owner
 	// and group of the files the Writer creates: the logs, compressed
@@ -185,6 +192,17 @@ func (r *Rotation) validate() error {
 // size.
 func (r *Rotation) slice() uint64 {
 	return uint64(min(max(r.MaxSize/32, 1), 1<<20))
+}
+
+// compressDelay is CompressDelay, its default filled in.
+func (r *Rotation) compressDelay() time.Duration {
+	switch {
+	case r.CompressDelay == 0:
+		return time.Minute
+	case r.CompressDelay < 0:
+		return 0
+	}
+	return r.CompressDelay
 }
 
 func (r *Rotation) location() *time.Location {

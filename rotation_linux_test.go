@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,68 +21,110 @@ import (
 	"github.com/watchedfile/watchedfile"
 )
 
-// TestCompressionWaitsForReader: a reader that holds a rotated file open
-// (tail -f, a log shipper) keeps it from being compressed until it closes
-// it, and reads every record of it meanwhile; files nobody holds are
-// compressed at once.
-func TestCompressionWaitsForReader(t *testing.T) {
-	requireTool(t, "tail")
+// TestReaderKeepsReadingAfterCompression: a reader that has a rotated file
+// open (a log shipper behind) does not hold its compression up, and reads
+// every record of it after the file was compressed and removed: its
+// descriptor still reads the file.
+func TestReaderKeepsReadingAfterCompression(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	compressed := make(chan string, 16)
-	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 4096, Compress: true,
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 4096, Compress: true, CompressDelay: -1,
 		OnCompress: func(c watchedfile.Compressed) { compressed <- filepath.Base(c.Source) }}))
 	first, err := os.Readlink(path)
 	require.NoError(t, err)
-
-	record := func(i int) string { return fmt.Sprintf("record %04d %s", i, strings.Repeat("x", 90)) }
-	writeLine(t, w, record(0))
-	tail := exec.Command("tail", "-n", "+1", "-f", filepath.Join(dir, first))
-	out, err := tail.StdoutPipe()
+	record := func(i int) string { return fmt.Sprintf("record %04d %s\n", i, strings.Repeat("x", 90)) }
+	writeLine(t, w, strings.TrimSuffix(record(0), "\n"))
+	reader, err := os.Open(filepath.Join(dir, first))
 	require.NoError(t, err)
-	require.NoError(t, tail.Start())
-	t.Cleanup(func() { tail.Process.Kill(); tail.Wait() })
-	lines := bufio.NewScanner(out)
-	require.True(t, lines.Scan(), "tail stopped") // it has the file open
-	require.Equal(t, record(0), lines.Text())
+	defer reader.Close()
+	lines := bufio.NewReader(reader)
+	line, err := lines.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, record(0), line, "the reader has read the first record, and lags")
 
 	for i := 1; i < 200; i++ { // about five files
-		writeLine(t, w, record(i))
+		writeLine(t, w, strings.TrimSuffix(record(i), "\n"))
 	}
-	// Every rotated file but the one tail holds is compressed.
-	var done []string
-	for len(done) < 3 {
+	for name := ""; name != first; {
+		select {
+		case name = <-compressed:
+		case <-time.After(waitFor):
+			t.Fatal("the file the reader holds was never compressed")
+		}
+	}
+	assert.NoFileExists(t, filepath.Join(dir, first), "compressed and removed")
+	n := 1
+	for {
+		line, err := lines.ReadString('\n')
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		require.Equal(t, record(n), line)
+		n++
+	}
+	t.Logf("the reader read the %d records of the file after its removal", n-1)
+	assert.Greater(t, n, 20, "the whole file")
+}
+
+// TestCompressionWaitsForWriter: a process that still has a rotated file
+// open for writing (a writer that has not switched yet) keeps it from being
+// compressed until it lets go; compression happens then.
+func TestCompressionWaitsForWriter(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	compressed := make(chan string, 16)
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 4096, Compress: true, CompressDelay: -1,
+		OnCompress: func(c watchedfile.Compressed) { compressed <- filepath.Base(c.Source) }}))
+	first, err := os.Readlink(path)
+	require.NoError(t, err)
+	lagging, err := os.OpenFile(filepath.Join(dir, first), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	for i := range 200 {
+		writeLine(t, w, fmt.Sprintf("record %04d %s", i, strings.Repeat("x", 90)))
+	}
+	for done := 0; done < 3; done++ { // the files nobody writes
 		select {
 		case name := <-compressed:
-			require.NotEqual(t, first, name, "compressed while tail held it")
-			done = append(done, name)
+			require.NotEqual(t, first, name, "compressed while a writer held it")
 		case <-time.After(waitFor):
-			t.Fatalf("only %v compressed", done)
+			t.Fatal("nothing compressed")
 		}
 	}
-	assert.FileExists(t, filepath.Join(dir, first), "held by tail: not compressed")
-
-	// tail reads the held file to its end: every record written to it.
-	fi, err := os.Stat(filepath.Join(dir, first))
+	_, err = lagging.WriteString("late\n")
 	require.NoError(t, err)
-	n := int(fi.Size()) / (len(record(0)) + 1)
-	for i := 1; i < n; i++ {
-		require.True(t, lines.Scan(), "tail stopped")
-		require.Equal(t, record(i), lines.Text())
-	}
-	t.Logf("tail read the %d records of the held file", n)
-	require.NoError(t, tail.Process.Signal(syscall.SIGTERM))
-	tail.Wait()
-	select {
-	case name := <-compressed:
-		for name != first {
-			name = <-compressed
+	require.NoError(t, lagging.Close())
+	for name := ""; name != first; {
+		select {
+		case name = <-compressed:
+		case <-time.After(2 * waitFor): // the maintenance retries at least every 10s
+			t.Fatal("the file the writer let go of was never compressed")
 		}
-	case <-time.After(2 * waitFor): // the maintenance retries at least every 10s
-		t.Fatal("the file tail let go of was never compressed")
 	}
-	assert.NoFileExists(t, filepath.Join(dir, first))
-	assert.FileExists(t, filepath.Join(dir, first+".gz"))
+	got, err := integReadLog(filepath.Join(dir, first+".gz"))
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(string(got), "late\n"), "the last write is in the compressed copy")
+}
+
+// TestCompressDelay: a rotated file stays under its name for CompressDelay,
+// for a shipper that lags to find it; then it is compressed.
+func TestCompressDelay(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	compressed := make(chan time.Time, 4)
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 100, Compress: true, CompressDelay: 2 * time.Second,
+		OnCompress: func(watchedfile.Compressed) { compressed <- time.Now() }}))
+	writeLine(t, w, strings.Repeat("x", 100))
+	writeLine(t, w, "next") // rotates
+	rotated := time.Now()
+	select {
+	case at := <-compressed:
+		t.Logf("compressed %v after the rotation", at.Sub(rotated))
+		assert.GreaterOrEqual(t, at.Sub(rotated), 2*time.Second)
+	case <-time.After(3 * waitFor):
+		t.Fatal("never compressed")
+	}
 }
 
 // TestRotationNoLeaks: after hundreds of rotations with compression and
@@ -95,7 +136,7 @@ func TestRotationNoLeaks(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	w, err := watchedfile.Open(path, watchedfile.WithRotation(watchedfile.Rotation{
-		MaxSize: 1024, MaxBackups: 5, Compress: true}))
+		MaxSize: 1024, MaxBackups: 5, Compress: true, CompressDelay: -1}))
 	require.NoError(t, err)
 	for i := range 3000 { // about 300 rotations
 		writeLine(t, w, fmt.Sprintf("record %04d %s", i, strings.Repeat("x", 90)))
@@ -190,7 +231,7 @@ func TestRotationLiveFileRemoved(t *testing.T) {
 func TestIdleWriterLetsGo(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
-	rot := watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1024, Compress: true})
+	rot := watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1024, Compress: true, CompressDelay: -1})
 	busy := openWriter(t, path, rot)
 	idle := openWriter(t, path, rot)
 	first, err := os.Readlink(path)
@@ -231,17 +272,17 @@ func (s slowGzip) Compress(dst io.Writer, src io.Reader) error {
 	}
 }
 
-// TestCompressionYieldsToOpener: someone who opens a rotated file while it
-// is being compressed waits at most for the compressor to notice (the lease
-// breaks; it looks every megabyte), not for the whole compression or the
-// kernel's lease-break time; the compressor leaves the file as it was and
-// compresses it once they have let go.
+// TestCompressionYieldsToOpener: someone who opens a rotated file for
+// writing while it is being compressed waits at most for the compressor to
+// notice (the lease breaks; it looks every megabyte), not for the whole
+// compression or the kernel's lease-break time; the compressor leaves the
+// file as it was and compresses it once they have let go.
 func TestCompressionYieldsToOpener(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	gz := slowGzip{begun: make(chan struct{}, 1)}
 	compressed := make(chan string, 4)
-	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 32 << 20, Compress: true,
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 32 << 20, Compress: true, CompressDelay: -1,
 		Compressor: gz, OnCompress: func(c watchedfile.Compressed) { compressed <- c.Source }}))
 	first, err := os.Readlink(path)
 	require.NoError(t, err)
@@ -257,7 +298,7 @@ func TestCompressionYieldsToOpener(t *testing.T) {
 		t.Fatal("compression never began")
 	}
 	start := time.Now()
-	f, err := os.Open(filepath.Join(dir, first)) // breaks the lease; waits for the compressor to let go
+	f, err := os.OpenFile(filepath.Join(dir, first), os.O_WRONLY|os.O_APPEND, 0) // breaks the lease; waits for the compressor
 	require.NoError(t, err)
 	waited := time.Since(start)
 	t.Logf("the open waited %v for the compressor", waited)
@@ -304,7 +345,7 @@ func TestRetentionByAgeAndSize(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Base(live), path))
 
 	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{
-		MaxSize: 1 << 20, MaxAge: 48 * time.Hour, MaxTotalSize: 700, Compress: true}))
+		MaxSize: 1 << 20, MaxAge: 48 * time.Hour, MaxTotalSize: 700, Compress: true, CompressDelay: -1}))
 	require.Eventually(t, func() bool {
 		_, err := os.Stat(oldish)
 		return errors.Is(err, fs.ErrNotExist)
@@ -332,7 +373,7 @@ func TestCompletedCopyRemovesSource(t *testing.T) {
 	zw.Write([]byte(strings.Repeat("r", 10)))
 	zw.Close()
 	require.NoError(t, os.WriteFile(src+".gz", buf.Bytes(), 0o644))
-	w := openWriter(t, filepath.Join(dir, "app.log"), watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1 << 20, Compress: true}))
+	w := openWriter(t, filepath.Join(dir, "app.log"), watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1 << 20, Compress: true, CompressDelay: -1}))
 	require.Eventually(t, func() bool {
 		_, err := os.Stat(src)
 		return errors.Is(err, fs.ErrNotExist)
@@ -348,7 +389,7 @@ func TestCloseStopsCompression(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	gz := slowGzip{begun: make(chan struct{}, 1)}
-	rot := watchedfile.Rotation{MaxSize: 16 << 20, Compress: true, Compressor: gz}
+	rot := watchedfile.Rotation{MaxSize: 16 << 20, Compress: true, CompressDelay: -1, Compressor: gz}
 	w, err := watchedfile.Open(path, watchedfile.WithRotation(rot))
 	require.NoError(t, err)
 	first, err := os.Readlink(path)

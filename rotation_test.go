@@ -92,7 +92,7 @@ func TestRotationKeepsMaxBackups(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	linux := runtime.GOOS == "linux"
-	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1024, MaxBackups: 3, Compress: linux}))
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1024, MaxBackups: 3, Compress: linux, CompressDelay: -1}))
 	for i := range 300 {
 		writeLine(t, w, fmt.Sprintf("record %04d %s", i, strings.Repeat("x", 60)))
 	}

@@ -312,7 +312,7 @@ func TestChildProcess(t *testing.T) {
 		// Rotates once, and hangs in the middle of compressing: the parent
 		// kills it there.
 		w, err := watchedfile.Open(path, watchedfile.WithRotation(watchedfile.Rotation{
-			MaxSize: 4096, Compress: true, Compressor: hangingCompressor{}}))
+			MaxSize: 4096, Compress: true, CompressDelay: -1, Compressor: hangingCompressor{}}))
 		require.NoError(t, err)
 		for i := range 100 {
 			fmt.Fprintf(w, "record %03d %s\n", i, strings.Repeat("x", 80))
@@ -758,7 +758,7 @@ func TestKilledWhileCompressing(t *testing.T) {
 	want := readFile(t, rotated)
 	require.Contains(t, want, "record 000 ")
 
-	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1 << 20, Compress: true}))
+	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1 << 20, Compress: true, CompressDelay: -1}))
 	require.Eventually(t, func() bool {
 		_, err := os.Stat(rotated)
 		return errors.Is(err, fs.ErrNotExist)
