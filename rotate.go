@@ -186,8 +186,9 @@ func (w *Writer) createFile(name string) (*os.File, fs.FileInfo, error) {
 	r := w.rot
 	at := name
 	if r.Header != nil {
-		at = filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".new")
-		os.Remove(at)
+		at = filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+newSuffix)
+		r.removeStale(newSuffix)
+		os.Remove(at) // the path's own, without symlinks (rollover_other.go)
 	}
 	f, err := openFile(at, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, w.cfg.mode, false, 0)
 	if err != nil {
