@@ -73,7 +73,7 @@ func (w *Writer) maintainOnce() (again bool) {
 		return true
 	}
 	defer unlock()
-	w.removeTemporary()
+	r.removeStale(tmpSuffix)
 	backups, err := r.backups()
 	if err != nil {
 		w.report(fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
@@ -163,21 +163,26 @@ func (w *Writer) retain(bs []backup) []backup {
 	return kept
 }
 
-// tmpSuffix ends the name of a compressed copy being written.
-const tmpSuffix = ".tmp"
+// tmpSuffix ends the hidden name of a compressed copy being written,
+// newSuffix that of a new file being given its header.
+const (
+	tmpSuffix = ".tmp"
+	newSuffix = ".new"
+)
 
-// removeTemporary removes compressed copies left half written: the
-// maintenance lock says nobody writes them now.
-func (w *Writer) removeTemporary() {
-	r := w.rot
+// removeStale removes the hidden files of dated files ending in suffix
+// that a process killed in the middle of writing them left: compressed
+// copies (tmpSuffix; the maintenance lock says nobody writes one now), new
+// files with a header (newSuffix; the rotation lock).
+func (r *rotator) removeStale(suffix string) {
 	entries, err := os.ReadDir(r.names.dir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if rest, ok := strings.CutPrefix(name, "."); ok && strings.HasSuffix(rest, tmpSuffix) {
-			if _, _, dated := r.names.parse(strings.TrimSuffix(rest, tmpSuffix)); dated {
+		if rest, ok := strings.CutPrefix(name, "."); ok && strings.HasSuffix(rest, suffix) {
+			if _, _, dated := r.names.parse(strings.TrimSuffix(rest, suffix)); dated {
 				os.Remove(filepath.Join(r.names.dir, name))
 			}
 		}

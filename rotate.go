@@ -178,16 +178,25 @@ func stampAfter(now, newest time.Time) time.Time {
 }
 
 // createFile creates the file name, which must not exist, with the
-// Writer's mode and owner, and writes the header.
+// Writer's mode and owner, and the header: under a temporary name, synced,
+// then renamed, so that no file is seen with half a header. Called with the
+// rotation lock held, which also makes a temporary file left by a process
+// killed here stale.
 func (w *Writer) createFile(name string) (*os.File, fs.FileInfo, error) {
 	r := w.rot
-	f, err := openFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, w.cfg.mode, false, 0)
+	at := name
+	if r.Header != nil {
+		at = filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+newSuffix)
+		r.removeStale(newSuffix)
+		os.Remove(at) // the path's own, without symlinks (rollover_other.go)
+	}
+	f, err := openFile(at, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, w.cfg.mode, false, 0)
 	if err != nil {
 		return nil, nil, err
 	}
 	fail := func(err error) (*os.File, fs.FileInfo, error) {
 		f.Close()
-		os.Remove(name)
+		os.Remove(at)
 		return nil, nil, err
 	}
 	if err := chown(f, r.UID, r.GID); err != nil {
@@ -197,10 +206,18 @@ func (w *Writer) createFile(name string) (*os.File, fs.FileInfo, error) {
 		if _, err := f.Write(r.Header()); err != nil {
 			return fail(err)
 		}
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
+		if err := os.Rename(at, name); err != nil {
+			return fail(err)
+		}
 	}
 	info, err := f.Stat()
 	if err != nil {
-		return fail(err)
+		f.Close()
+		os.Remove(name)
+		return nil, nil, err
 	}
 	return f, info, nil
 }

@@ -196,6 +196,21 @@ func TestRotationFiles(t *testing.T) {
 	}
 }
 
+// TestStaleNewFileRemoved: a process killed while it gave a new file its
+// header left it under its hidden name; the next rotation removes it.
+func TestStaleNewFileRemoved(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".app-2020-01-01T00-00-00.000Z.log.new")
+	require.NoError(t, os.WriteFile(stale, []byte("# half a head"), 0o644))
+	w := openWriter(t, filepath.Join(dir, "app.log"), watchedfile.WithRotation(watchedfile.Rotation{
+		MaxSize: 10, Header: func() []byte { return []byte("# header\n") }}))
+	writeLine(t, w, "first")
+	writeLine(t, w, "second") // rotates
+	assert.NoFileExists(t, stale)
+	news, _ := filepath.Glob(filepath.Join(dir, ".*.new"))
+	assert.Empty(t, news)
+}
+
 // TestRotationLiveFileRemoved: rm of the file being written (the link's
 // target) or of the link makes a new dated file and link at once, with a
 // header; nothing more goes to the removed file.
