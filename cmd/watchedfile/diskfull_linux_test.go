@@ -92,7 +92,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 	require.Less(t, kept, n, "more kept than the buffer holds")
 	require.Contains(t, stderr.String(), "no space left on device")
 	require.Contains(t, stderr.String(), "buffer of 65536 bytes full")
-	require.Contains(t, stderr.String(), fmt.Sprintf("lines lost: %d", n-kept))
+	require.Contains(t, stderr.String(), fmt.Sprintf("lines dropped by watchedfile: %d", n-kept))
 }
 
 // At EOF with a disk that stays full (/dev/full), the message that gives up

@@ -177,14 +177,14 @@ func TestFullDiskKeepsReadingDropsWholeLines(t *testing.T) {
 		_, err := pw.Write([]byte(line)) // returns once read: input never blocks
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool { return p.lostLines() > 0 }, 2*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return p.droppedLines() > 0 }, 2*time.Second, time.Millisecond)
 	s.setFull(false)
 	require.NoError(t, pw.Close())
 	require.NoError(t, <-done)
 	s.wholeLines(t)
 	got := s.data()
 	require.LessOrEqual(t, len(got), 1000, "more kept than -max-buffer")
-	require.Equal(t, uint64(lines), uint64(strings.Count(got, "\n"))+p.lostLines())
+	require.Equal(t, uint64(lines), uint64(strings.Count(got, "\n"))+p.droppedLines())
 	// What is kept is whole lines, in order: a subsequence of the input.
 	rest := strings.SplitAfter(all.String(), "\n")
 	for _, line := range strings.SplitAfter(got, "\n")[:strings.Count(got, "\n")] {
@@ -206,7 +206,7 @@ func TestFullDiskAtEOFGivesUp(t *testing.T) {
 	err := p.run(strings.NewReader("a\nb\nc"))
 	require.ErrorIs(t, err, syscall.ENOSPC)
 	require.ErrorContains(t, err, "gave up writing 3 lines")
-	require.Equal(t, uint64(3), p.lostLines())
+	require.Equal(t, uint64(3), p.droppedLines())
 }
 
 func TestReporterRateLimits(t *testing.T) {
@@ -241,7 +241,7 @@ func TestSlowDiskLosesNothing(t *testing.T) {
 	var s slowSink
 	p := newTestPump(&s, 100, 1000)
 	require.NoError(t, p.run(strings.NewReader(in.String())))
-	require.Zero(t, p.lostLines())
+	require.Zero(t, p.droppedLines())
 	require.Equal(t, in.String(), s.data())
 	s.wholeLines(t)
 }

@@ -76,8 +76,8 @@ func counterCommand(t *testing.T, log string) *exec.Cmd {
 // Each forwarded signal reaches the command's child exactly once, whether
 // it is sent to the command alone (systemd KillMode=mixed, docker stop,
 // kill PID) or to the command's process group (a shell job, kill -TERM
-// -PGID): the child runs in a process group (and session) of its own, and
-// watchedfile passes the signal on to that group. Typed at a terminal: see
+// -PGID): the child runs in a session (and process group) of its own, and
+// watchedfile passes the signal on to it. Typed at a terminal: see
 // signal_linux_test.go.
 func TestChildGetsEachSignalOnce(t *testing.T) {
 	for _, way := range []struct {
