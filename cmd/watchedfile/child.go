@@ -12,16 +12,16 @@ import (
 	"github.com/watchedfile/watchedfile"
 )
 
-// forwarded are the signals passed on to the command.
-var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP}
-
 // linger is how long output is still read after the command exits, for
 // processes it left behind that hold the pipe open.
 const linger = 2 * time.Second
 
 // runChild runs args with stdout and stderr into the pump, passes on the
 // forwarded signals, and returns the command's exit status, or 128+signal
-// when a signal ended it.
+// when a signal ended it. On Unix the command runs in a session and process
+// group of its own (see child_unix.go): a signal sent to the whole group
+// watchedfile is in (a shell job, Ctrl-C) reaches the command once, passed
+// on by watchedfile.
 func runChild(args []string, stdin io.Reader, p *pump, rep *reporter) (int, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -31,6 +31,7 @@ func runChild(args []string, stdin io.Reader, p *pump, rep *reporter) (int, erro
 	cmd.Stdin = stdin
 	cmd.Stdout = pw
 	cmd.Stderr = pw
+	ownGroup(cmd)
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
@@ -49,7 +50,7 @@ loop:
 	for {
 		select {
 		case s := <-sigs:
-			if err := cmd.Process.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			if err := passOn(cmd.Process, s); err != nil && !errors.Is(err, os.ErrProcessDone) {
 				rep.report("signal", "passing on %v: %v", s, err)
 			}
 		case werr = <-waited:

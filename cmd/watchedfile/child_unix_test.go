@@ -39,6 +39,7 @@ func TestChildExitStatus(t *testing.T) {
 
 // Each forwarded signal reaches the command, which reports it and exits
 // with a status of its choice; an untrapped SIGTERM gives 128+15.
+// (How many times each arrives: signal_unix_test.go.)
 func TestChildSignalsPassedOn(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {

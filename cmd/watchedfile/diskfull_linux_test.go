@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/watchedfile/watchedfile"
 )
 
 // A real full disk (a 256 KiB tmpfs): the command keeps reading its input,
@@ -91,5 +92,20 @@ func TestDiskFullTmpfs(t *testing.T) {
 	require.Less(t, kept, n, "more kept than the buffer holds")
 	require.Contains(t, stderr.String(), "no space left on device")
 	require.Contains(t, stderr.String(), "buffer of 65536 bytes full")
-	require.Contains(t, stderr.String(), fmt.Sprintf("lines lost: %d", n-kept))
+	require.Contains(t, stderr.String(), fmt.Sprintf("lines dropped by watchedfile: %d", n-kept))
+}
+
+// At EOF with a disk that stays full (/dev/full), the message that gives up
+// says "watchedfile:" once, and the error is still ENOSPC.
+func TestGaveUpSaysWatchedfileOnce(t *testing.T) {
+	w, err := watchedfile.Open("/dev/full")
+	if err != nil {
+		t.Skipf("no /dev/full here (a skip under CI=true too): %v", err)
+	}
+	defer w.Close()
+	p := newTestPump(w, 100, 1000)
+	p.drainFor = 20 * time.Millisecond
+	err = p.run(strings.NewReader("x\n"))
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.Regexp(t, "^watchedfile: gave up writing 1 line at the end: write /dev/full: no space left on device$", err.Error())
 }

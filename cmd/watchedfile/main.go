@@ -15,7 +15,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/watchedfile/watchedfile"
@@ -35,6 +38,7 @@ type config struct {
 	maxBuffer      int
 	stats          time.Duration
 	reportInterval time.Duration
+	version        bool
 }
 
 func main() {
@@ -43,7 +47,7 @@ func main() {
 
 // run is main without the process: it returns the exit status.
 func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cfg, err := parse(argv, stderr)
+	cfg, err := parse(argv, stdout, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -51,11 +55,29 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	if cfg.version {
+		fmt.Fprintln(stdout, version())
+		return 0
+	}
+	if len(cfg.args) > 0 {
+		// Before the log file is created: a command that cannot run
+		// leaves nothing behind.
+		if _, err := exec.LookPath(cfg.args[0]); err != nil {
+			var ee *exec.Error
+			if errors.As(err, &ee) {
+				err = ee.Err
+			}
+			fmt.Fprintln(stderr, errorf("cannot run %s: %v", cfg.args[0], err))
+			return 127
+		}
+	}
+	keepBrokenPipes() // -tee: a reader of stdout that goes away ends the copy, not the command
 	rep := newReporter(stderr, cfg.reportInterval)
+	reopens := newReopenNotes(rep)
 	opts := []watchedfile.Option{
 		watchedfile.WithMode(cfg.mode),
 		watchedfile.WithCreateDelay(cfg.createDelay),
-		watchedfile.WithErrorHandler(func(err error) { rep.report("error", "%s", errText(err)) }),
+		watchedfile.WithErrorHandler(reopens.handle),
 	}
 	if cfg.mkdir != 0 {
 		opts = append(opts, watchedfile.WithMkdirAll(cfg.mkdir))
@@ -71,6 +93,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err) // the package's errors say "watchedfile:"
 		return 1
 	}
+	stopReopens := reopens.start(w)
 	p := newPump(w, cfg.maxLine, cfg.maxBuffer, rep)
 	if cfg.tee {
 		p.tee = stdout
@@ -92,32 +115,38 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			status = 1
 		}
 	}
+	stopReopens()
 	if err := w.Close(); err != nil {
 		fmt.Fprintln(stderr, err)
 		if status == 0 {
 			status = 1
 		}
 	}
-	if lost := p.lostLines(); lost > 0 || cfg.stats > 0 {
-		rep.always("%s; lines lost: %d", statsLine(w.Stats()), lost)
+	if dropped := p.droppedLines(); dropped > 0 || cfg.stats > 0 {
+		rep.always("%s", statsLine(w.Stats(), dropped))
 	}
 	return status
 }
 
-func parse(argv []string, stderr io.Writer) (config, error) {
+// parse reads the command line. The usage goes to stdout when asked for
+// (-h, --help: flag.ErrHelp), to stderr with an error.
+func parse(argv []string, stdout, stderr io.Writer) (config, error) {
 	cfg := config{}
 	fs := flag.NewFlagSet("watchedfile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: app 2>&1 | watchedfile [flags] FILE
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, `usage: app 2>&1 | watchedfile [flags] FILE
        watchedfile [flags] -o FILE -- command [args...]
 
 Writes stdin, or the command's stdout and stderr, to FILE, following every
 rotation of FILE (logrotate create, copytruncate, mv, rm). Whole lines only.
 
 `)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(stderr)
 	}
+	fs.Usage = func() {} // printed below, where it belongs
 	mode := fs.String("mode", "0644", "permission bits (octal) of a log file it creates, before umask")
 	mkdir := fs.String("mkdir", "", "create missing parent directories with these permission bits (octal), e.g. 0755")
 	fs.StringVar(&cfg.out, "o", "", "the log file, when running a command after --")
@@ -125,17 +154,26 @@ rotation of FILE (logrotate create, copytruncate, mv, rm). Whole lines only.
 	fs.DurationVar(&cfg.checkInterval, "check-interval", 0, "how often the path is checked besides inotify events (0: the package's 1s)")
 	fs.DurationVar(&cfg.createDelay, "create-delay", time.Second, "after a rename, wait this long for the rotator to create the new file before creating it")
 	fs.BoolVar(&cfg.tee, "tee", false, "also copy the lines to stdout")
-	fs.IntVar(&cfg.maxLine, "max-line", 64<<10, "longest line in bytes; longer lines are cut and the cut marked")
+	fs.IntVar(&cfg.maxLine, "max-line", 64<<10, "longest line in bytes, its newline not counted; a longer line is cut into pieces of this length, each ending in the cut marker")
 	fs.IntVar(&cfg.maxBuffer, "max-buffer", 4<<20, "bytes kept while the file cannot be written; past it whole lines are dropped and counted")
-	fs.DurationVar(&cfg.stats, "stats", 0, "print the writer's counters to stderr at this interval and at exit (0: only at exit when lines were lost)")
+	fs.DurationVar(&cfg.stats, "stats", 0, "print the writer's counters to stderr at this interval and at exit (0: only at exit when watchedfile dropped lines)")
 	fs.DurationVar(&cfg.reportInterval, "report-interval", time.Second, "at most one error line of each kind per interval on stderr")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(argv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+		} else {
+			usage(stderr) // after the flag package's line saying what is wrong
+		}
 		return cfg, err
+	}
+	if cfg.version {
+		return cfg, nil
 	}
 	rest := fs.Args()
 	if cfg.out == "" {
 		if len(rest) != 1 {
-			fs.Usage()
+			usage(stderr)
 			return cfg, errorf("want exactly one FILE, or -o FILE -- command")
 		}
 		cfg.out = rest[0]
@@ -144,6 +182,9 @@ rotation of FILE (logrotate create, copytruncate, mv, rm). Whole lines only.
 			return cfg, errorf("-o FILE needs a command after --")
 		}
 		cfg.args = rest
+	}
+	if namesDirectory(cfg.out) {
+		return cfg, errorf("%s names a directory: want the path of the log file itself", cfg.out)
 	}
 	m, err := strconv.ParseUint(*mode, 8, 32)
 	if err != nil || m > 0o777 {
@@ -157,8 +198,8 @@ rotation of FILE (logrotate create, copytruncate, mv, rm). Whole lines only.
 		}
 		cfg.mkdir = os.FileMode(d)
 	}
-	if cfg.maxLine < 1 {
-		return cfg, errorf("-max-line %d: want at least 1", cfg.maxLine)
+	if cfg.maxLine < len(cutMark) {
+		return cfg, errorf("-max-line %d: want at least %d (the cut marker and a byte)", cfg.maxLine, len(cutMark))
 	}
 	if cfg.maxBuffer < cfg.maxLine+len(cutMark) {
 		return cfg, errorf("-max-buffer %d: want at least -max-line plus %d", cfg.maxBuffer, len(cutMark))
@@ -167,6 +208,17 @@ rotation of FILE (logrotate create, copytruncate, mv, rm). Whole lines only.
 		cfg.reportInterval = 0
 	}
 	return cfg, nil
+}
+
+// namesDirectory reports whether path can only name a directory: it ends
+// in a separator, or in . or .. (the package would clean those away and
+// write to a file named like the directory).
+func namesDirectory(path string) bool {
+	if strings.HasSuffix(path, "/") || strings.HasSuffix(path, string(filepath.Separator)) {
+		return true
+	}
+	base := filepath.Base(path)
+	return base == "." || base == ".."
 }
 
 // startStats prints the Writer's counters every interval until stopped.
@@ -185,15 +237,18 @@ func startStats(w *watchedfile.Writer, p *pump, rep *reporter, every time.Durati
 			case <-done:
 				return
 			case <-t.C:
-				rep.always("%s; lines lost: %d", statsLine(w.Stats()), p.lostLines())
+				rep.always("%s", statsLine(w.Stats(), p.droppedLines()))
 			}
 		}
 	}()
 	return func() { close(done); <-finished }
 }
 
-// statsLine is the package's Stats on one line.
-func statsLine(s watchedfile.Stats) string {
+// statsLine is the package's Stats on one line, and the lines the command
+// itself dropped (a full buffer while writes fail, or given up at the end).
+// Lines lost outside it, such as those a copytruncate loses, are not known
+// to it and not counted.
+func statsLine(s watchedfile.Stats, dropped uint64) string {
 	line := fmt.Sprintf("stats: backend=%s records=%d bytes=%d write_errors=%d reopens=%d failed_reopens=%d reopen_pending=%t",
 		s.Backend, s.Records, s.Bytes, s.WriteErrors, s.Reopens, s.FailedReopens, s.ReopenPending)
 	if s.FallbackReason != "" {
@@ -202,5 +257,5 @@ func statsLine(s watchedfile.Stats) string {
 	if s.LastError != nil {
 		line += fmt.Sprintf(" last_error=%q", s.LastError.Error())
 	}
-	return line
+	return line + fmt.Sprintf("; lines dropped by watchedfile: %d", dropped)
 }

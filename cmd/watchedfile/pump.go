@@ -10,7 +10,8 @@ import (
 )
 
 // cutMark ends a piece of a line longer than -max-line; the rest of the
-// line follows on the next line of the file.
+// line follows on the next line of the file. A piece is maxLine bytes, the
+// marker included (its newline not counted, as for any line).
 const cutMark = " [watchedfile: line cut]\n"
 
 // pump copies whole lines from a reader to a writer. One goroutine reads and
@@ -20,7 +21,7 @@ const cutMark = " [watchedfile: line cut]\n"
 // while writes fail, whole lines past maxBuffer are dropped and counted.
 type pump struct {
 	dst       io.Writer
-	tee       io.Writer // nil: no copy to stdout
+	tee       io.Writer // nil: no copy to stdout (or no more: it failed)
 	maxLine   int
 	maxBuffer int
 	rep       *reporter
@@ -36,8 +37,7 @@ type pump struct {
 	queue   []byte     // complete lines waiting for the writer
 	held    int        // bytes the writer took but has not written yet
 	eof     bool
-	dropped uint64 // lines dropped because the buffer was full
-	lost    uint64 // lines never written (dropped, or left at the end)
+	dropped uint64 // lines dropped: the buffer was full while writes failed, or given up at the end
 }
 
 func newPump(dst io.Writer, maxLine, maxBuffer int, rep *reporter) *pump {
@@ -97,8 +97,8 @@ func (p *pump) queueLines(b []byte) int {
 		start = i + 1
 	}
 	for len(b)-start > p.maxLine { // an incomplete line already too long
-		p.enqueue(append(append([]byte(nil), b[start:start+p.maxLine]...), cutMark...))
-		start += p.maxLine
+		p.enqueue(append(append([]byte(nil), b[start:start+p.cutAt()]...), cutMark...))
+		start += p.cutAt()
 	}
 	return copy(b, b[start:])
 }
@@ -115,38 +115,53 @@ func (p *pump) enqueueCut(lines []byte) {
 		line := lines[:j+1]
 		lines = lines[j+1:]
 		for len(line) > p.maxLine+1 {
-			out = append(append(out, line[:p.maxLine]...), cutMark...)
-			line = line[p.maxLine:]
+			out = append(append(out, line[:p.cutAt()]...), cutMark...)
+			line = line[p.cutAt():]
 		}
 		out = append(out, line...)
 	}
 	p.enqueue(out)
 }
 
-// enqueue writes complete lines. When nothing is waiting and the last write
-// worked, it writes them itself, at once (no copy, no hand-over: as fast as
-// cat, and a line is in the file as soon as it is read); otherwise it queues
-// them for the writer goroutine.
+// cutAt is how many bytes of a too long line go into one cut piece.
+func (p *pump) cutAt() int { return p.maxLine - (len(cutMark) - 1) }
+
+// enqueue writes complete lines, then copies them to -tee's stdout. When
+// nothing is waiting and the last write worked, it writes them itself, at
+// once (no copy, no hand-over: as fast as cat, and a line is in the file as
+// soon as it is read); otherwise it queues them for the writer goroutine.
 func (p *pump) enqueue(lines []byte) {
-	if p.tee != nil {
-		p.tee.Write(lines) // best effort: stdout is a copy
-	}
 	p.mu.Lock()
 	if len(p.queue) > 0 || p.held > 0 || p.failing {
 		p.queueLocked(lines)
 		p.mu.Unlock()
+		p.copyToTee(lines)
 		return
 	}
 	p.held = len(lines) // keeps the writer goroutine off until this is done
 	p.mu.Unlock()
 	n, err := p.dst.Write(lines)
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.held = 0
 	if err != nil {
 		p.rep.report("write", "write failed, retrying (input still read, up to %d bytes kept): %s", p.maxBuffer, errText(err))
 		p.failing = true
 		p.queueLocked(lines[n:]) // the writer goroutine retries
+	}
+	p.mu.Unlock()
+	p.copyToTee(lines)
+}
+
+// copyToTee copies lines to -tee's stdout, after the file: the copy is best
+// effort. When it fails (its reader went away: EPIPE), the copy stops, and
+// the command says so once and goes on writing the file.
+func (p *pump) copyToTee(lines []byte) {
+	if p.tee == nil {
+		return
+	}
+	if _, err := p.tee.Write(lines); err != nil {
+		p.tee = nil
+		p.rep.always("-tee: %s: no more copies to stdout; the file still gets every line", errText(err))
 	}
 }
 
@@ -170,7 +185,6 @@ func (p *pump) queueLocked(lines []byte) {
 		if p.failing {
 			drop := uint64(bytes.Count(lines, []byte{'\n'}))
 			p.dropped += drop
-			p.lost += drop
 			p.rep.report("dropped", "buffer of %d bytes full: dropped %d lines (%d in all)", p.maxBuffer, drop, p.dropped)
 			return
 		}
@@ -236,16 +250,28 @@ func (p *pump) giveUp(batch []byte, err error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := uint64(bytes.Count(batch, []byte{'\n'}) + bytes.Count(p.queue, []byte{'\n'}))
-	p.lost += n
+	p.dropped += n
 	p.held = 0
 	p.queue = nil
 	p.room.Broadcast()
-	return errorf("gave up writing %d lines at the end: %w", n, err)
+	lines := "lines"
+	if n == 1 {
+		lines = "line"
+	}
+	return errorf("gave up writing %d %s at the end: %w", n, lines, unprefixed{err})
 }
 
-// lostLines reports how many lines were dropped or left unwritten.
-func (p *pump) lostLines() uint64 {
+// unprefixed is err without the package's "watchedfile: " prefix, for a
+// message that already has it; errors.Is and As still see err.
+type unprefixed struct{ err error }
+
+func (u unprefixed) Error() string { return errText(u.err) }
+func (u unprefixed) Unwrap() error { return u.err }
+
+// droppedLines reports how many lines the command dropped: while writes
+// failed and the buffer was full, or given up at the end.
+func (p *pump) droppedLines() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.lost
+	return p.dropped
 }

@@ -79,17 +79,22 @@ func newTestPump(dst io.Writer, maxLine, maxBuffer int) *pump {
 }
 
 func TestLines(t *testing.T) {
-	cut := cutMark
+	// A line is at most maxLine bytes before its newline; a longer one is
+	// cut so that each piece, marker included, is maxLine bytes.
+	const maxLine = 30
+	mark := strings.TrimSuffix(cutMark, "\n")
+	keep := maxLine - len(mark) // bytes of the line in a cut piece: 6
+	x := func(n int) string { return strings.Repeat("x", n) }
 	for _, tc := range []struct{ name, in, want string }{
 		{"complete lines", "a\nbb\n", "a\nbb\n"},
 		{"no final newline", "a\nlast", "a\nlast\n"},
 		{"only an unterminated line", "x", "x\n"},
 		{"empty input", "", ""},
 		{"empty lines", "\n\n", "\n\n"},
-		{"line of exactly max-line", "0123456789\n", "0123456789\n"},
-		{"long line cut and marked", "0123456789abcdef\n", "0123456789" + cut + "abcdef\n"},
-		{"very long line cut twice", "0123456789abcdefghijKL\nz\n", "0123456789" + cut + "abcdefghij" + cut + "KL\nz\n"},
-		{"long line without newline", "0123456789abc", "0123456789" + cut + "abc\n"},
+		{"line of exactly max-line", x(maxLine) + "\n", x(maxLine) + "\n"},
+		{"line one byte too long", x(maxLine) + "y\n", x(keep) + cutMark + x(maxLine-keep) + "y\n"},
+		{"very long line cut twice", x(2*keep+maxLine) + "\nz\n", x(keep) + cutMark + x(keep) + cutMark + x(maxLine) + "\nz\n"},
+		{"long line without newline", x(maxLine) + "abc", x(keep) + cutMark + x(maxLine-keep) + "abc\n"},
 		{"binary bytes", "\x00\xff\x01\r\x1b[0m\n\xc3\x28\n", "\x00\xff\x01\r\x1b[0m\n\xc3\x28\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,9 +105,12 @@ func TestLines(t *testing.T) {
 				oneByte{strings.NewReader(tc.in)},
 			} {
 				var s sink
-				require.NoError(t, newTestPump(&s, 10, 1<<20).run(r))
+				require.NoError(t, newTestPump(&s, maxLine, 1<<20).run(r))
 				require.Equal(t, tc.want, s.data())
 				s.wholeLines(t)
+				for _, l := range strings.SplitAfter(s.data(), "\n") {
+					require.LessOrEqual(t, len(strings.TrimSuffix(l, "\n")), maxLine, "line %q", l)
+				}
 			}
 		})
 	}
@@ -169,14 +177,14 @@ func TestFullDiskKeepsReadingDropsWholeLines(t *testing.T) {
 		_, err := pw.Write([]byte(line)) // returns once read: input never blocks
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool { return p.lostLines() > 0 }, 2*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return p.droppedLines() > 0 }, 2*time.Second, time.Millisecond)
 	s.setFull(false)
 	require.NoError(t, pw.Close())
 	require.NoError(t, <-done)
 	s.wholeLines(t)
 	got := s.data()
 	require.LessOrEqual(t, len(got), 1000, "more kept than -max-buffer")
-	require.Equal(t, uint64(lines), uint64(strings.Count(got, "\n"))+p.lostLines())
+	require.Equal(t, uint64(lines), uint64(strings.Count(got, "\n"))+p.droppedLines())
 	// What is kept is whole lines, in order: a subsequence of the input.
 	rest := strings.SplitAfter(all.String(), "\n")
 	for _, line := range strings.SplitAfter(got, "\n")[:strings.Count(got, "\n")] {
@@ -198,7 +206,7 @@ func TestFullDiskAtEOFGivesUp(t *testing.T) {
 	err := p.run(strings.NewReader("a\nb\nc"))
 	require.ErrorIs(t, err, syscall.ENOSPC)
 	require.ErrorContains(t, err, "gave up writing 3 lines")
-	require.Equal(t, uint64(3), p.lostLines())
+	require.Equal(t, uint64(3), p.droppedLines())
 }
 
 func TestReporterRateLimits(t *testing.T) {
@@ -233,7 +241,7 @@ func TestSlowDiskLosesNothing(t *testing.T) {
 	var s slowSink
 	p := newTestPump(&s, 100, 1000)
 	require.NoError(t, p.run(strings.NewReader(in.String())))
-	require.Zero(t, p.lostLines())
+	require.Zero(t, p.droppedLines())
 	require.Equal(t, in.String(), s.data())
 	s.wholeLines(t)
 }
