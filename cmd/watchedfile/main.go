@@ -39,6 +39,7 @@ type config struct {
 	stats          time.Duration
 	reportInterval time.Duration
 	version        bool
+	rotation       watchedfile.Option // nil: the command never rotates the file itself
 }
 
 func main() {
@@ -87,6 +88,9 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if cfg.checkInterval > 0 {
 		opts = append(opts, watchedfile.WithCheckInterval(cfg.checkInterval))
+	}
+	if cfg.rotation != nil {
+		opts = append(opts, cfg.rotation)
 	}
 	w, err := watchedfile.Open(cfg.out, opts...)
 	if err != nil {
@@ -140,6 +144,7 @@ func parse(argv []string, stdout, stderr io.Writer) (config, error) {
 
 Writes stdin, or the command's stdout and stderr, to FILE, following every
 rotation of FILE (logrotate create, copytruncate, mv, rm). Whole lines only.
+With -max-size or -every it rotates FILE itself.
 
 `)
 		fs.SetOutput(w)
@@ -159,6 +164,8 @@ rotation of FILE (logrotate create, copytruncate, mv, rm). Whole lines only.
 	fs.DurationVar(&cfg.stats, "stats", 0, "print the writer's counters to stderr at this interval and at exit (0: only at exit when watchedfile dropped lines)")
 	fs.DurationVar(&cfg.reportInterval, "report-interval", time.Second, "at most one error line of each kind per interval on stderr")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	var rot rotationFlags
+	rot.define(fs)
 	if err := fs.Parse(argv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(stdout)
@@ -206,6 +213,9 @@ rotation of FILE (logrotate create, copytruncate, mv, rm). Whole lines only.
 	}
 	if cfg.reportInterval < 0 {
 		cfg.reportInterval = 0
+	}
+	if cfg.rotation, err = rot.option(); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
