@@ -87,7 +87,19 @@ func main() {
 	fs.DurationVar(&cfg.RotCfg.Interval, "rotation-interval", cfg.RotCfg.Interval, "time between renames")
 	fs.IntVar(&cfg.RotCfg.Rms, "rm-runs", cfg.RotCfg.Rms, "how many times the rotator removes the file (rm) in the rotation table; each rm's lost records are counted")
 	fs.StringVar(&cfg.Dir, "dir", "", "directory for the test files (default: the system temp dir)")
+	command := fs.Bool("command", false, "measure the watchedfile command against cat instead (line latency, throughput on tmpfs and disk); -rounds applies")
+	cmdCfg := commandConfig{Lines: 1000, Interval: 2 * time.Millisecond, Bytes: 256 << 20, Dirs: []string{"/dev/shm", "/var/tmp"}}
+	fs.IntVar(&cmdCfg.Lines, "command-lines", cmdCfg.Lines, "with -command, lines per consumer per round for the latency")
+	fs.Int64Var(&cmdCfg.Bytes, "command-bytes", cmdCfg.Bytes, "with -command, bytes of input for the throughput")
 	fs.Parse(os.Args[1:])
+	if *command {
+		cmdCfg.Rounds = cfg.Rounds
+		if err := runCommandBench(os.Stdout, cmdCfg); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(cfg, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
