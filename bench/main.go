@@ -38,6 +38,9 @@ type config struct {
 	Rotation   bool
 	RotCfg     rotationConfig
 	Dir        string
+
+	SelfRot, SelfRotOnly bool
+	SelfRotCfg           selfRotConfig
 }
 
 // outDir is where the outputs go by default, relative to the working
@@ -64,6 +67,8 @@ func defaultConfig() config {
 			Settle:     300 * time.Millisecond,
 			Rms:        10,
 		},
+		SelfRot:    true,
+		SelfRotCfg: defaultSelfRotConfig(),
 	}
 }
 
@@ -87,8 +92,13 @@ func main() {
 	fs.DurationVar(&cfg.RotCfg.Interval, "rotation-interval", cfg.RotCfg.Interval, "time between renames")
 	fs.IntVar(&cfg.RotCfg.Rms, "rm-runs", cfg.RotCfg.Rms, "how many times the rotator removes the file (rm) in the rotation table; each rm's lost records are counted")
 	fs.StringVar(&cfg.Dir, "dir", "", "directory for the test files (default: the system temp dir)")
+	selfRotFlags(fs, &cfg.SelfRot, &cfg.SelfRotOnly, &cfg.SelfRotCfg)
 	fs.Parse(os.Args[1:])
-	if err := run(cfg, os.Stdout, os.Stderr); err != nil {
+	do := run
+	if cfg.SelfRotOnly {
+		do = runSelfRotOnly
+	}
+	if err := do(cfg, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -125,16 +135,18 @@ type pythonEnv struct {
 
 // results is everything one run measured; -json writes it.
 type results struct {
-	Machine   machine          `json:"machine"`
-	Config    jsonConfig       `json:"config"`
-	Cells     []cell           `json:"cells"`
-	Summary   []summary        `json:"summary"`
-	Syscalls  []syscallCount   `json:"syscalls,omitempty"`
-	Rotation  []rotationResult `json:"rotation,omitempty"`
-	Notes     []string         `json:"notes,omitempty"`
-	Strategy  []strategyDesc   `json:"strategies"`
-	StartedAt time.Time        `json:"started_at"`
-	Seconds   float64          `json:"seconds"`
+	Machine  machine          `json:"machine"`
+	Config   jsonConfig       `json:"config"`
+	Cells    []cell           `json:"cells"`
+	Summary  []summary        `json:"summary"`
+	Syscalls []syscallCount   `json:"syscalls,omitempty"`
+	Rotation []rotationResult `json:"rotation,omitempty"`
+	// SelfRotation is the self-rotation tables (selfrot_*.go).
+	SelfRotation *selfRotResults `json:"self_rotation,omitempty"`
+	Notes        []string        `json:"notes,omitempty"`
+	Strategy     []strategyDesc  `json:"strategies"`
+	StartedAt    time.Time       `json:"started_at"`
+	Seconds      float64         `json:"seconds"`
 }
 
 type jsonConfig struct {
@@ -157,6 +169,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 	if cfg.Rotation && (cfg.RotCfg.Rms < 1 || cfg.RotCfg.Duration <= 0 || cfg.RotCfg.Interval <= 0) {
 		return errors.New("the rotation table needs -rm-runs ≥ 1 and a positive duration and interval")
+	}
+	if cfg.SelfRot {
+		if err := cfg.SelfRotCfg.validate(); err != nil {
+			return err
+		}
 	}
 	ss, err := selectStrategies(cfg.Strategies)
 	if err != nil {
@@ -264,7 +281,7 @@ func run(cfg config, stdout, stderr io.Writer) error {
 			res.Notes = append(res.Notes, "not root: the rotation child runs as this uid and the unopenable-file step is skipped")
 		}
 		for i, s := range ss {
-			if s.reference {
+			if s.reference || s.rotates {
 				continue
 			}
 			prog.step(i+1, len(ss), "rotation: "+s.name)
@@ -273,6 +290,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 				r = rotationResult{Strategy: s.name, Skipped: err.Error()}
 			}
 			res.Rotation = append(res.Rotation, r)
+		}
+	}
+	if cfg.SelfRot {
+		if res.SelfRotation, err = runSelfRotTables(cfg.SelfRotCfg, root, prog); err != nil {
+			return err
 		}
 	}
 	prog.done()
