@@ -31,7 +31,7 @@ type pauseResult struct {
 	Writer     string `json:"writer"`
 	Goroutines int    `json:"goroutines"`
 	Rounds     int    `json:"rounds"`
-	Seconds    float64
+	Seconds    float64 `json:"seconds"`
 	Writes     int       `json:"writes"`    // timed Writes (those that returned no error)
 	Failed     int       `json:"failed"`    // Writes that returned an error
 	Rotations  int       `json:"rotations"` // boundaries between files found
@@ -243,10 +243,11 @@ func placeWrites(timed []timedWrite, files [][]uint64) (all, during, pauses []fl
 		}
 		d := float64(t.dur)
 		all = append(all, d)
-		// The first window ending at or after this Write's start.
-		i := sort.Search(len(windows), func(i int) bool { return windows[i].to >= t.start })
+		// The first window ending after this Write's start, and those
+		// after it that start before its end.
+		i := sort.Search(len(windows), func(i int) bool { return windows[i].to > t.start })
 		hit := false
-		for ; i < len(windows) && windows[i].from <= t.start+t.dur; i++ {
+		for ; i < len(windows) && windows[i].from < t.start+t.dur; i++ {
 			hit = true
 			longest[i] = max(longest[i], d)
 		}

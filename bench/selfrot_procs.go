@@ -84,7 +84,7 @@ type selfRotResult struct {
 	Procs      int    `json:"procs"`
 	Goroutines int    `json:"goroutines"`
 	Round      int    `json:"round"`
-	Seconds    float64
+	Seconds    float64 `json:"seconds"`
 	Limit      int64 `json:"limit"` // bytes
 	fileTally
 	// Rotations is what the processes say they made, summed; -1 where the
