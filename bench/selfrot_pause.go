@@ -28,10 +28,10 @@ import (
 // pauseResult is one writer's row of the pause table: the Writes of all its
 // rounds.
 type pauseResult struct {
-	Writer     string `json:"writer"`
-	Goroutines int    `json:"goroutines"`
-	Rounds     int    `json:"rounds"`
-	Seconds    float64 `json:"seconds"`
+	Writer     string    `json:"writer"`
+	Goroutines int       `json:"goroutines"`
+	Rounds     int       `json:"rounds"`
+	Seconds    float64   `json:"seconds"`
 	Writes     int       `json:"writes"`    // timed Writes (those that returned no error)
 	Failed     int       `json:"failed"`    // Writes that returned an error
 	Rotations  int       `json:"rotations"` // boundaries between files found

@@ -80,12 +80,12 @@ func (c selfRotConfig) validate() error {
 
 // selfRotResult is one writer's row: one run, or the median run of rounds.
 type selfRotResult struct {
-	Writer     string `json:"writer"`
-	Procs      int    `json:"procs"`
-	Goroutines int    `json:"goroutines"`
-	Round      int    `json:"round"`
+	Writer     string  `json:"writer"`
+	Procs      int     `json:"procs"`
+	Goroutines int     `json:"goroutines"`
+	Round      int     `json:"round"`
 	Seconds    float64 `json:"seconds"`
-	Limit      int64 `json:"limit"` // bytes
+	Limit      int64   `json:"limit"` // bytes
 	fileTally
 	// Rotations is what the processes say they made, summed; -1 where the
 	// writer does not tell (all but watchedfile).
