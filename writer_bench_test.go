@@ -32,6 +32,11 @@ var benchWriters = []struct {
 	{"buffered", func(path string) (io.WriteCloser, error) {
 		return watchedfile.Open(path, watchedfile.WithBuffer(256<<10, time.Second))
 	}},
+	// Rotation on, none due: inotify's Writer plus a count of bytes and a
+	// look at the file's size once per MiB.
+	{"rotation", func(path string) (io.WriteCloser, error) {
+		return watchedfile.Open(path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1 << 62}))
+	}},
 }
 
 var benchSizes = []int{100, 1024}

@@ -40,6 +40,9 @@ func TestRunTiny(t *testing.T) {
 	cfg.RotCfg.Hold = 50 * time.Millisecond
 	cfg.RotCfg.Settle = 100 * time.Millisecond
 	cfg.RotCfg.Rms = 3
+	cfg.SelfRotCfg.Procs = []int{2}
+	cfg.SelfRotCfg.Duration = 300 * time.Millisecond
+	cfg.SelfRotCfg.PauseDuration = 300 * time.Millisecond
 	// cfg.Dir stays the system temp dir: t.TempDir's parents are mode 0700,
 	// which the rotation child, running as uid 65534, could not pass.
 	var out, progress bytes.Buffer
@@ -58,6 +61,7 @@ func TestRunTiny(t *testing.T) {
 		"| started after the rename |", "lost per rm, min / median / max", "| stranded | misdirected |",
 		"| python2port |",
 		"Legend:\n\n- `N B, G gor.`", "- `ns/record`", "- `p50 / p99`", "- `stranded`",
+		"| watchedfile-rotate |", "#### Self-rotation, several processes on one file", "#### Self-rotation, the pause a rotation makes",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the tables lack %q:\n%s", want, md)
@@ -133,6 +137,12 @@ func TestRunTiny(t *testing.T) {
 	if raw := rot["raw"]; raw.Misdirected == 0 || raw.StartedAfter == 0 || raw.MisdirectedDelayP99Ns < raw.MisdirectedDelayNs ||
 		raw.Stranded*10 < raw.Misdirected*8 {
 		t.Errorf("raw under rotation: %+v", raw)
+	}
+	if _, ok := rot["watchedfile-rotate"]; ok {
+		t.Error("watchedfile-rotate rotates by itself: it has no row in the rotation table")
+	}
+	if sr := res.SelfRotation; sr == nil || len(sr.Procs) != 3 || len(sr.Pause) != 4 {
+		t.Errorf("self-rotation tables: %+v", sr)
 	}
 	if os.Geteuid() == 0 {
 		if p2 := rot["python2port"]; !p2.Stuck {

@@ -60,6 +60,8 @@ func runChildIfAsked() (ran bool, code int) {
 		err = countChild(a)
 	case "rotation":
 		err = rotationChild(a, os.Stdin, os.Stdout)
+	case "selfrot":
+		err = selfRotChild(os.Stdin, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown child mode %q", mode)
 	}

@@ -1,8 +1,9 @@
 module github.com/watchedfile/watchedfile/bench
 
-go 1.23.0
+go 1.24.0
 
 require (
+	github.com/DeRuina/timberjack v1.4.10
 	github.com/client9/reopen v1.0.0
 	github.com/watchedfile/watchedfile v0.0.0-00010101000000-000000000000
 	go.uber.org/zap v1.28.0
@@ -10,6 +11,9 @@ require (
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1
 )
 
-require go.uber.org/multierr v1.10.0 // indirect
+require (
+	github.com/klauspost/compress v1.18.7 // indirect
+	go.uber.org/multierr v1.10.0 // indirect
+)
 
 replace github.com/watchedfile/watchedfile => ../

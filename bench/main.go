@@ -38,6 +38,9 @@ type config struct {
 	Rotation   bool
 	RotCfg     rotationConfig
 	Dir        string
+
+	SelfRot, SelfRotOnly bool
+	SelfRotCfg           selfRotConfig
 }
 
 // outDir is where the outputs go by default, relative to the working
@@ -64,6 +67,8 @@ func defaultConfig() config {
 			Settle:     300 * time.Millisecond,
 			Rms:        10,
 		},
+		SelfRot:    true,
+		SelfRotCfg: defaultSelfRotConfig(),
 	}
 }
 
@@ -91,6 +96,7 @@ func main() {
 	cmdCfg := commandConfig{Lines: 1000, Interval: 2 * time.Millisecond, Bytes: 256 << 20, Dirs: []string{"/dev/shm", "/var/tmp"}}
 	fs.IntVar(&cmdCfg.Lines, "command-lines", cmdCfg.Lines, "with -command, lines per consumer per round for the latency")
 	fs.Int64Var(&cmdCfg.Bytes, "command-bytes", cmdCfg.Bytes, "with -command, bytes of input for the throughput")
+	selfRotFlags(fs, &cfg.SelfRot, &cfg.SelfRotOnly, &cfg.SelfRotCfg)
 	fs.Parse(os.Args[1:])
 	if *command {
 		cmdCfg.Rounds = cfg.Rounds
@@ -100,7 +106,11 @@ func main() {
 		}
 		return
 	}
-	if err := run(cfg, os.Stdout, os.Stderr); err != nil {
+	do := run
+	if cfg.SelfRotOnly {
+		do = runSelfRotOnly
+	}
+	if err := do(cfg, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -137,16 +147,18 @@ type pythonEnv struct {
 
 // results is everything one run measured; -json writes it.
 type results struct {
-	Machine   machine          `json:"machine"`
-	Config    jsonConfig       `json:"config"`
-	Cells     []cell           `json:"cells"`
-	Summary   []summary        `json:"summary"`
-	Syscalls  []syscallCount   `json:"syscalls,omitempty"`
-	Rotation  []rotationResult `json:"rotation,omitempty"`
-	Notes     []string         `json:"notes,omitempty"`
-	Strategy  []strategyDesc   `json:"strategies"`
-	StartedAt time.Time        `json:"started_at"`
-	Seconds   float64          `json:"seconds"`
+	Machine  machine          `json:"machine"`
+	Config   jsonConfig       `json:"config"`
+	Cells    []cell           `json:"cells"`
+	Summary  []summary        `json:"summary"`
+	Syscalls []syscallCount   `json:"syscalls,omitempty"`
+	Rotation []rotationResult `json:"rotation,omitempty"`
+	// SelfRotation is the self-rotation tables (selfrot_*.go).
+	SelfRotation *selfRotResults `json:"self_rotation,omitempty"`
+	Notes        []string        `json:"notes,omitempty"`
+	Strategy     []strategyDesc  `json:"strategies"`
+	StartedAt    time.Time       `json:"started_at"`
+	Seconds      float64         `json:"seconds"`
 }
 
 type jsonConfig struct {
@@ -169,6 +181,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 	if cfg.Rotation && (cfg.RotCfg.Rms < 1 || cfg.RotCfg.Duration <= 0 || cfg.RotCfg.Interval <= 0) {
 		return errors.New("the rotation table needs -rm-runs ≥ 1 and a positive duration and interval")
+	}
+	if cfg.SelfRot {
+		if err := cfg.SelfRotCfg.validate(); err != nil {
+			return err
+		}
 	}
 	ss, err := selectStrategies(cfg.Strategies)
 	if err != nil {
@@ -276,7 +293,7 @@ func run(cfg config, stdout, stderr io.Writer) error {
 			res.Notes = append(res.Notes, "not root: the rotation child runs as this uid and the unopenable-file step is skipped")
 		}
 		for i, s := range ss {
-			if s.reference {
+			if s.reference || s.rotates {
 				continue
 			}
 			prog.step(i+1, len(ss), "rotation: "+s.name)
@@ -285,6 +302,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 				r = rotationResult{Strategy: s.name, Skipped: err.Error()}
 			}
 			res.Rotation = append(res.Rotation, r)
+		}
+	}
+	if cfg.SelfRot {
+		if res.SelfRotation, err = runSelfRotTables(cfg.SelfRotCfg, root, prog); err != nil {
+			return err
 		}
 	}
 	prog.done()

@@ -294,6 +294,7 @@ func writeMarkdown(w io.Writer, res *results, cfg config) error {
 		legend(bw, rotationLegend)
 	}
 
+	writeSelfRotTables(bw, res)
 	fmt.Fprintln(bw, "Strategies:")
 	fmt.Fprintln(bw)
 	for _, s := range res.Strategy {

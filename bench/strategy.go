@@ -24,6 +24,9 @@ type strategy struct {
 	open   func(path string) (sink, error)
 	// reference marks rows that are not contenders (the buffered ceiling).
 	reference bool
+	// rotates marks writers that rotate the file by themselves: the
+	// rotation table, whose rotator renames the file, is not for them.
+	rotates bool
 }
 
 // strategies lists every strategy in the order the tables show them.
@@ -33,6 +36,7 @@ func strategies() []strategy {
 		watchedfileInotifyStrategy(),
 		watchedfileGroupCommitStrategy(),
 		watchedfilePollingStrategy(),
+		watchedfileRotateStrategy(),
 		statPerWriteStrategy(),
 		python2PortStrategy(),
 		lumberjackStrategy(),
