@@ -93,6 +93,9 @@ type fileTally struct {
 	// Broken is compressed files that end before their gzip trailer with no
 	// source beside them: their records up to the break are counted.
 	Broken int `json:"broken"`
+	// LostRanges names the first runs of lost records, "p=P s=A-B", for a
+	// reader looking for where they went.
+	LostRanges []string `json:"lost_ranges,omitempty"`
 }
 
 // tallyFiles reads every log file in dir (decompressing .gz) and counts
@@ -175,6 +178,13 @@ func tallyFiles(dir, live string, size int, reps []procReport) (fileTally, error
 			switch {
 			case n == 0:
 				t.Lost++
+				if s == 0 || found[p][s-1] != 0 || failed[uint64(s-1)] {
+					if len(t.LostRanges) < 20 {
+						t.LostRanges = append(t.LostRanges, fmt.Sprintf("p=%d s=%d", p, s))
+					}
+				} else if i := len(t.LostRanges) - 1; i >= 0 && strings.HasPrefix(t.LostRanges[i], fmt.Sprintf("p=%d ", p)) {
+					t.LostRanges[i] = strings.SplitN(t.LostRanges[i], "-", 2)[0] + fmt.Sprintf("-%d", s)
+				}
 			case n == 1:
 				t.ExactlyOnce++
 			default:
