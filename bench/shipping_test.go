@@ -197,8 +197,8 @@ type shipResult struct {
 	// what the files hold.
 	FilesLost int64
 	Files     fileTally
-	err             error
-	logs            string // rsyslogd's and the writers' output, for a failure
+	err       error
+	logs      string // rsyslogd's and the writers' output, for a failure
 }
 
 // run runs the row in dir for length.
