@@ -58,15 +58,26 @@ func TestShipping(t *testing.T) {
 		}
 	}
 	results := make([]shipResult, len(rows))
+	dirs := make([]string, len(rows))
+	spoolBefore := rsyslogSpool()
 	var wg sync.WaitGroup
 	for i, r := range rows {
 		wg.Add(1)
+		dirs[i] = t.TempDir()
 		go func() {
 			defer wg.Done()
-			results[i] = r.run(t.TempDir(), cmdBin, length)
+			results[i] = r.run(dirs[i], cmdBin, length)
 		}()
 	}
 	wg.Wait()
+	// The rsyslogd processes are reaped, and wrote nowhere but their
+	// directories.
+	if left := processesMentioning(dirs); len(left) > 0 {
+		t.Errorf("processes left running: %v", left)
+	}
+	if after := rsyslogSpool(); after != spoolBefore {
+		t.Errorf("rsyslog's system directories changed during the test: before %q, after %q", spoolBefore, after)
+	}
 
 	t.Logf("%d s of writing per row; the shipper stopped for %v in the lagging rows\n%s",
 		int(length.Seconds()), lagOf(length), shipTable(rows, results))
@@ -331,6 +342,42 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// processesMentioning lists the processes whose command line names one of
+// dirs.
+func processesMentioning(dirs []string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		cmdline := strings.ReplaceAll(string(b), "\x00", " ")
+		for _, d := range dirs {
+			if strings.Contains(cmdline, d) {
+				out = append(out, filepath.Base(filepath.Dir(p))+": "+cmdline)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// rsyslogSpool lists the names and sizes in rsyslog's system directories,
+// where an instance without its own work directory would keep its state.
+func rsyslogSpool() string {
+	var b strings.Builder
+	for _, dir := range []string{"/var/spool/rsyslog", "/var/lib/rsyslog"} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if fi, err := e.Info(); err == nil {
+				fmt.Fprintf(&b, "%s/%s:%d ", dir, e.Name(), fi.Size())
+			}
+		}
+	}
+	return b.String()
 }
 
 // countLogFiles says how many log files dir holds, and how many are gzipped.
