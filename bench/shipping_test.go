@@ -365,13 +365,17 @@ func processesMentioning(dirs []string) []string {
 	return out
 }
 
-// rsyslogSpool lists the names and sizes in rsyslog's system directories,
-// where an instance without its own work directory would keep its state.
+// rsyslogSpool lists the imfile state files in rsyslog's system
+// directories, where an instance without its own work directory would keep
+// them (the system's own rsyslog, if it runs, has no imfile input).
 func rsyslogSpool() string {
 	var b strings.Builder
 	for _, dir := range []string{"/var/spool/rsyslog", "/var/lib/rsyslog"} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
+			if !strings.Contains(e.Name(), "imfile-state") {
+				continue
+			}
 			if fi, err := e.Info(); err == nil {
 				fmt.Fprintf(&b, "%s/%s:%d ", dir, e.Name(), fi.Size())
 			}
