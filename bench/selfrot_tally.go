@@ -162,6 +162,7 @@ func tallyFiles(dir, live string, size int, reps []procReport) (fileTally, error
 		}
 	}
 	slices.Sort(t.TempNames)
+	recording := false // the last lost range is being extended
 	for p, r := range reps {
 		failed := make(map[uint64]bool, len(r.Failed))
 		for _, s := range r.Failed {
@@ -178,12 +179,16 @@ func tallyFiles(dir, live string, size int, reps []procReport) (fileTally, error
 			switch {
 			case n == 0:
 				t.Lost++
-				if s == 0 || found[p][s-1] != 0 || failed[uint64(s-1)] {
-					if len(t.LostRanges) < 20 {
-						t.LostRanges = append(t.LostRanges, fmt.Sprintf("p=%d s=%d", p, s))
+				switch run := len(t.LostRanges) - 1; {
+				case s > 0 && found[p][s-1] == 0 && !failed[uint64(s-1)]: // the run goes on
+					if recording {
+						t.LostRanges[run] = strings.SplitN(t.LostRanges[run], "-", 2)[0] + fmt.Sprintf("-%d", s)
 					}
-				} else if i := len(t.LostRanges) - 1; i >= 0 && strings.HasPrefix(t.LostRanges[i], fmt.Sprintf("p=%d ", p)) {
-					t.LostRanges[i] = strings.SplitN(t.LostRanges[i], "-", 2)[0] + fmt.Sprintf("-%d", s)
+				case len(t.LostRanges) < 20:
+					t.LostRanges = append(t.LostRanges, fmt.Sprintf("p=%d s=%d", p, s))
+					recording = true
+				default:
+					recording = false
 				}
 			case n == 1:
 				t.ExactlyOnce++
