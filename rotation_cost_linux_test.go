@@ -3,9 +3,7 @@ package watchedfile_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,29 +60,10 @@ func TestRotationLooksOncePerSlice(t *testing.T) {
 func straceRotationChild(t *testing.T, maxSize int64, n int) (writes, stats int) {
 	t.Helper()
 	dir := t.TempDir()
-	trace := filepath.Join(dir, "strace.out")
-	cmd := exec.Command("strace", "-f", "-qq", "-o", trace,
-		"-e", "trace=write,writev,pwrite64,stat,lstat,fstat,newfstatat,statx,fstatfs,statfs",
-		os.Args[0], "-test.run=^TestRotationLooksOncePerSlice$")
-	cmd.Env = append(os.Environ(), "WATCHEDFILE_ROTATION_COST_CHILD=1",
+	writes, stats = straceRecords(t, "TestRotationLooksOncePerSlice", "WATCHEDFILE_ROTATION_COST_CHILD=1",
 		"WATCHEDFILE_PATH="+filepath.Join(dir, "app.log"),
 		"WATCHEDFILE_MAX_SIZE="+strconv.FormatInt(maxSize, 10),
 		"WATCHEDFILE_RECORDS="+strconv.Itoa(n))
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	data, err := os.ReadFile(trace)
-	require.NoError(t, err)
-	recordWrite := regexp.MustCompile(`\b(write\(\d+, |writev\(\d+, \[\{iov_base=)"record \d+`)
-	statCall := regexp.MustCompile(`\b(stat|lstat|fstat|newfstatat|statx|fstatfs|statfs)\(`)
-	for _, line := range strings.Split(string(data), "\n") {
-		if recordWrite.MatchString(line) {
-			writes++
-		}
-		if statCall.MatchString(line) {
-			stats++
-		}
-	}
 	target, err := os.Readlink(filepath.Join(dir, "app.log"))
 	require.NoError(t, err, "the path is a link to the dated file")
 	assert.Equal(t, n, strings.Count(readFile(t, filepath.Join(dir, target)), "\n"))

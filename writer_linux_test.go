@@ -190,23 +190,37 @@ func TestWriteIsOneSyscall(t *testing.T) {
 		requireTool(t, "strace")
 	}
 	const records = 5000
-	dir := t.TempDir()
-	trace := filepath.Join(dir, "strace.out")
+	path := filepath.Join(t.TempDir(), "app.log")
+	writes, stats := straceRecords(t, "TestChildProcess", "WATCHEDFILE_CHILD=write-records",
+		"WATCHEDFILE_PATH="+path, "WATCHEDFILE_RECORDS="+strconv.Itoa(records))
+	t.Logf("%d records: %d write(2) or writev(2) of a record, %d stat-family calls in the whole process", records, writes, stats)
+	assert.Equal(t, records, writes, "one system call per record")
+	assert.Less(t, stats, 100, "stats do not grow with records")
+	assert.Equal(t, records, strings.Count(readFile(t, path), "\n"))
+}
+
+// A record goes by write(2), or by writev(2) when it waited for the
+// Writer's goroutine, which looks at the path now and then.
+var (
+	recordWrite = regexp.MustCompile(`\b(write\(\d+, |writev\(\d+, \[\{iov_base=)"record \d+`)
+	statCall    = regexp.MustCompile(`\b(stat|lstat|fstat|newfstatat|statx|fstatfs|statfs)\(`)
+)
+
+// straceRecords runs the test binary's test run as a child under strace -f,
+// with env added to its environment, and counts the write(2) or writev(2)
+// calls that carried a record ("record N…") and the stat-family calls in
+// the whole process.
+func straceRecords(t *testing.T, run string, env ...string) (writes, stats int) {
+	t.Helper()
+	trace := filepath.Join(t.TempDir(), "strace.out")
 	cmd := exec.Command("strace", "-f", "-qq", "-o", trace,
 		"-e", "trace=write,writev,pwrite64,stat,lstat,fstat,newfstatat,statx,fstatfs,statfs",
-		os.Args[0], "-test.run=^TestChildProcess$")
-	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=write-records",
-		"WATCHEDFILE_PATH="+filepath.Join(dir, "app.log"), "WATCHEDFILE_RECORDS="+strconv.Itoa(records))
+		os.Args[0], "-test.run=^"+run+"$")
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-
 	data, err := os.ReadFile(trace)
 	require.NoError(t, err)
-	// A record goes by write(2), or by writev(2) when it waited for the
-	// Writer's goroutine, which looks at the path now and then.
-	recordWrite := regexp.MustCompile(`\b(write\(\d+, |writev\(\d+, \[\{iov_base=)"record \d+`)
-	statCall := regexp.MustCompile(`\b(stat|lstat|fstat|newfstatat|statx|fstatfs|statfs)\(`)
-	writes, stats := 0, 0
 	for _, line := range strings.Split(string(data), "\n") {
 		if recordWrite.MatchString(line) {
 			writes++
@@ -215,10 +229,7 @@ func TestWriteIsOneSyscall(t *testing.T) {
 			stats++
 		}
 	}
-	t.Logf("%d records: %d write(2) or writev(2) of a record, %d stat-family calls in the whole process", records, writes, stats)
-	assert.Equal(t, records, writes, "one system call per record")
-	assert.Less(t, stats, 100, "stats do not grow with records")
-	assert.Equal(t, records, strings.Count(readFile(t, filepath.Join(dir, "app.log")), "\n"))
+	return writes, stats
 }
 
 // TestFallsBackToPollingWithoutInotify: a user who has used up their inotify
