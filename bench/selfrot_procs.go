@@ -87,14 +87,37 @@ type selfRotResult struct {
 	Seconds    float64 `json:"seconds"`
 	Limit      int64   `json:"limit"` // bytes
 	fileTally
-	// Rotations is what the processes say they made, summed; -1 where the
-	// writer does not tell (all but watchedfile).
+	procTotals
+	Error string `json:"error,omitempty"`
+}
+
+// procTotals is what the writing processes of a run said, summed.
+type procTotals struct {
+	// Rotations is what the processes say they made; -1 where the writer
+	// does not tell (all but watchedfile).
 	Rotations   int64          `json:"rotations"`
 	WriteFailed uint64         `json:"write_failed"`
 	WriteErrors map[string]int `json:"write_errors,omitempty"`
 	Background  map[string]int `json:"background,omitempty"`
 	CloseErrors []string       `json:"close_errors,omitempty"`
-	Error       string         `json:"error,omitempty"`
+}
+
+func totalOf(reps []procReport) procTotals {
+	var t procTotals
+	for _, r := range reps {
+		t.WriteFailed += uint64(len(r.Failed))
+		t.WriteErrors = addCounts(t.WriteErrors, r.WriteErrors)
+		t.Background = addCounts(t.Background, r.Background)
+		if r.Rotations < 0 || t.Rotations < 0 {
+			t.Rotations = -1
+		} else {
+			t.Rotations += r.Rotations
+		}
+		if r.CloseError != "" {
+			t.CloseErrors = append(t.CloseErrors, r.CloseError)
+		}
+	}
+	return t
 }
 
 // runSelfRotProcs runs w in procs processes on one new path under root and
@@ -112,65 +135,89 @@ func runSelfRotProcs(w selfRotWriter, procs int, cfg selfRotConfig, root string)
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "app.log")
 
-	children := make([]*selfRotChildProc, procs)
-	defer func() {
-		for _, c := range children {
-			if c != nil {
-				c.kill()
-			}
-		}
-	}()
+	args := make([]selfRotChildArgs, procs)
 	for p := range procs {
-		a := selfRotChildArgs{Writer: w.name, Path: path, Proc: p, Goroutines: cfg.Goroutines,
+		args[p] = selfRotChildArgs{Writer: w.name, Path: path, Proc: p, Goroutines: cfg.Goroutines,
 			Rate: cfg.Rate, MaxMiB: cfg.MaxMiB, Size: cfg.Size, Compress: cfg.Compress}
-		if children[p], err = startSelfRotChild(exe, a); err != nil {
-			return res, err
-		}
 	}
+	children, err := startSelfRotGroup(exe, args)
+	if err != nil {
+		return res, err
+	}
+	defer children.kill()
 	start := time.Now()
-	for _, c := range children {
-		if _, err := io.WriteString(c.stdin, "go\n"); err != nil {
-			return res, fmt.Errorf("start the writers: %w", err)
-		}
-	}
 	time.Sleep(cfg.Duration) // the load's length, not a wait for a condition
-	for _, c := range children {
-		c.stdin.Close()
-	}
-	reps := make([]procReport, procs)
-	var errs []error
-	for p, c := range children {
-		reps[p], err = c.wait()
-		children[p] = nil
-		errs = append(errs, err)
-	}
+	reps, err := children.stop()
 	res.Seconds = time.Since(start).Seconds()
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return res, err
 	}
 
-	live := "app.log"
-	if target, err := os.Readlink(path); err == nil {
-		live = filepath.Base(target)
-	}
-	if res.fileTally, err = tallyFiles(dir, live, cfg.Size, reps); err != nil {
+	if res.fileTally, err = tallyFiles(dir, liveName(path), cfg.Size, reps); err != nil {
 		return res, err
 	}
-	res.Rotations = 0
-	for _, r := range reps {
-		res.WriteFailed += uint64(len(r.Failed))
-		res.WriteErrors = addCounts(res.WriteErrors, r.WriteErrors)
-		res.Background = addCounts(res.Background, r.Background)
-		if r.Rotations < 0 || res.Rotations < 0 {
-			res.Rotations = -1
-		} else {
-			res.Rotations += r.Rotations
+	res.procTotals = totalOf(reps)
+	return res, nil
+}
+
+// liveName is the base name of the file path names at the end: the link's
+// target (watchedfile's own rotation), or the path's own.
+func liveName(path string) string {
+	if target, err := os.Readlink(path); err == nil {
+		return filepath.Base(target)
+	}
+	return filepath.Base(path)
+}
+
+// selfRotGroup is the writing processes of one run.
+type selfRotGroup []*selfRotChildProc
+
+// startSelfRotGroup starts a process for each of args (extra are their
+// descriptors 3, 4…), waits until each has opened its writer, and tells
+// them all to go.
+func startSelfRotGroup(exe string, args []selfRotChildArgs, extra ...*os.File) (selfRotGroup, error) {
+	g := make(selfRotGroup, 0, len(args))
+	for _, a := range args {
+		c, err := startSelfRotChild(exe, a, extra...)
+		if err != nil {
+			g.kill()
+			return nil, err
 		}
-		if r.CloseError != "" {
-			res.CloseErrors = append(res.CloseErrors, r.CloseError)
+		g = append(g, c)
+	}
+	for _, c := range g {
+		if _, err := io.WriteString(c.stdin, "go\n"); err != nil {
+			g.kill()
+			return nil, fmt.Errorf("start the writers: %w", err)
 		}
 	}
-	return res, nil
+	return g, nil
+}
+
+// stop has the processes stop writing and close their writers, reaps
+// them, and returns what each said.
+func (g selfRotGroup) stop() ([]procReport, error) {
+	for _, c := range g {
+		c.stdin.Close()
+	}
+	reps := make([]procReport, len(g))
+	var errs []error
+	for p, c := range g {
+		var err error
+		reps[p], err = c.wait()
+		g[p] = nil
+		errs = append(errs, err)
+	}
+	return reps, errors.Join(errs...)
+}
+
+// kill ends the processes stop has not reaped.
+func (g selfRotGroup) kill() {
+	for _, c := range g {
+		if c != nil {
+			c.kill()
+		}
+	}
 }
 
 func addCounts(dst, src map[string]int) map[string]int {

@@ -3,10 +3,8 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,7 +92,7 @@ func TestShipping(t *testing.T) {
 				t.Errorf("%d written, %d split, %d failed Writes (%v), reported %v\n%s",
 					res.Acknowledged, res.Torn, res.WriteFailed, res.WriteErrors, res.Background, res.logs)
 			}
-			if f := res.Files; r.promise >= promiseInFiles && (f.Lost != 0 || f.Duplicated != 0 || f.Torn != 0) {
+			if f := res.Files; r.promise >= promiseInFiles && f != nil && (f.Lost != 0 || f.Duplicated != 0 || f.Torn != 0) {
 				t.Errorf("in the files left: %d written, %d in none (%s), %d extra copies, %d torn lines\n%s",
 					f.Acknowledged, f.Lost, strings.Join(f.LostRanges, ", "), f.Duplicated, f.Torn, res.logs)
 			}
@@ -198,18 +196,13 @@ func shipRows() []shipRow {
 // shipResult is what a row found at the central server.
 type shipResult struct {
 	fileTally
-	WriteFailed uint64
-	WriteErrors map[string]int
-	Background  map[string]int
-	Rotations   int    // by logrotate, rm or mv; or the writer's own (watchedfile's tells)
-	LeftFiles   string // the log files at the end: "N (M .gz)"
-	// FilesLost is the records written that are in none of the files left
-	// (decompressed), -1 where rm or mv took files away; Files the rest of
-	// what the files hold.
-	FilesLost int64
-	Files     fileTally
-	err       error
-	logs      string // rsyslogd's and the writers' output, for a failure
+	procTotals
+	LeftFiles string // the log files at the end: "N (M .gz)"
+	// Files is what the files left hold (decompressed); nil where rm or mv
+	// took files away.
+	Files *fileTally
+	err   error
+	logs  string // rsyslogd's and the writers' output, for a failure
 }
 
 // run runs the row in dir for length.
@@ -279,20 +272,9 @@ func (r shipRow) run(dir, cmdBin string, length time.Duration) (res shipResult) 
 		res.err = err
 		return res
 	}
-	res.Rotations = rot.n
-	if r.way == "" { // the writers' own, where they tell (watchedfile's library)
-		for _, rep := range reps {
-			if rep.Rotations < 0 || r.command {
-				res.Rotations = -1
-				break
-			}
-			res.Rotations += int(rep.Rotations)
-		}
-	}
-	for _, rep := range reps {
-		res.WriteFailed += uint64(len(rep.Failed))
-		res.WriteErrors = addCounts(res.WriteErrors, rep.WriteErrors)
-		res.Background = addCounts(res.Background, rep.Background)
+	res.procTotals = totalOf(reps) // rotations: the writers' own, where they tell
+	if r.way != "" {
+		res.Rotations = int64(rot.n)
 	}
 
 	// Everything written is at the central server, or it has stopped
@@ -320,18 +302,13 @@ func (r shipRow) run(dir, cmdBin string, length time.Duration) (res shipResult) 
 	shipper.stop()
 	central.stop()
 	res.LeftFiles = countLogFiles(logs)
-	res.FilesLost = -1
 	if r.way != "rm" && r.way != "mv" { // the files are all there: are the records?
-		live := "app.log"
-		if target, err := os.Readlink(path); err == nil {
-			live = filepath.Base(target)
-		}
-		inFiles, err := tallyFiles(logs, live, shipRecord, reps)
+		inFiles, err := tallyFiles(logs, liveName(path), shipRecord, reps)
 		if err != nil {
 			res.err = err
 			return res
 		}
-		res.FilesLost, res.Files = int64(inFiles.Lost), inFiles
+		res.Files = &inFiles
 	}
 	return res
 }
@@ -402,7 +379,7 @@ func countLogFiles(dir string) string {
 
 // shipWriters are a row's running writing processes.
 type shipWriters struct {
-	procs   []*selfRotChildProc
+	procs   selfRotGroup
 	command *exec.Cmd // the watchedfile command, fed by procs[0]
 	cmdDone chan error
 	out     *lockedBuffer // the command's stderr
@@ -438,25 +415,18 @@ func (r shipRow) startWriters(path, cmdBin string) (*shipWriters, error) {
 		go func() { w.cmdDone <- w.command.Wait() }()
 		extra = []*os.File{pw}
 	}
-	for p := range r.procs {
-		a := selfRotChildArgs{Writer: r.writer, Path: path, Proc: p, Goroutines: 4,
+	args := make([]selfRotChildArgs, r.procs)
+	for p := range args {
+		args[p] = selfRotChildArgs{Writer: r.writer, Path: path, Proc: p, Goroutines: 4,
 			Rate: shipRate / r.procs, Size: shipRecord, Compress: true,
 			MaxKiB: shipMaxKiB, CompressDelayMs: shipCompressIn.Milliseconds()}
 		if r.writer == "ship-lumberjack" {
-			a.MaxKiB = 1024
+			args[p].MaxKiB = 1024
 		}
-		c, err := startSelfRotChild(exe, a, extra...)
-		if err != nil {
-			w.kill()
-			return nil, err
-		}
-		w.procs = append(w.procs, c)
 	}
-	for _, c := range w.procs {
-		if _, err := io.WriteString(c.stdin, "go\n"); err != nil {
-			w.kill()
-			return nil, fmt.Errorf("start the writers: %w", err)
-		}
+	if w.procs, err = startSelfRotGroup(exe, args, extra...); err != nil {
+		w.kill()
+		return nil, err
 	}
 	return w, nil
 }
@@ -464,17 +434,8 @@ func (r shipRow) startWriters(path, cmdBin string) (*shipWriters, error) {
 // stop has the processes stop writing and close their writers, and
 // returns what each wrote.
 func (w *shipWriters) stop() ([]procReport, error) {
-	for _, c := range w.procs {
-		c.stdin.Close()
-	}
-	var errs []error
-	reps := make([]procReport, len(w.procs))
-	for p, c := range w.procs {
-		var err error
-		reps[p], err = c.wait()
-		w.procs[p] = nil
-		errs = append(errs, err)
-	}
+	reps, err := w.procs.stop()
+	errs := []error{err}
 	if w.command != nil {
 		select {
 		case err := <-w.cmdDone:
@@ -491,11 +452,7 @@ func (w *shipWriters) stop() ([]procReport, error) {
 
 // kill ends what stop did not.
 func (w *shipWriters) kill() {
-	for _, c := range w.procs {
-		if c != nil {
-			c.kill()
-		}
-	}
+	w.procs.kill()
 	if w.command != nil {
 		w.command.Process.Kill()
 		<-w.cmdDone
@@ -569,7 +526,7 @@ func orDash(n int64) string {
 // shipTable is the results as a Markdown table.
 func shipTable(rows []shipRow, results []shipResult) string {
 	var b strings.Builder
-	w := bufio.NewWriter(&b)
+	w := &b
 	fmt.Fprintln(w, "| writer, rotation | written | received | lost | duplicated | split | failed Writes | in no file | rotations | files left |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for i, r := range rows {
@@ -578,10 +535,13 @@ func shipTable(rows []shipRow, results []shipResult) string {
 			fmt.Fprintf(w, "| %s | error: %v |\n", r.name, strings.SplitN(res.err.Error(), "\n", 2)[0])
 			continue
 		}
+		inNoFile := "—"
+		if res.Files != nil {
+			inNoFile = fmt.Sprint(res.Files.Lost)
+		}
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n", r.name, res.Acknowledged,
 			res.Acknowledged-res.Lost, res.Lost, res.Duplicated, res.Torn, res.WriteFailed,
-			orDash(res.FilesLost), orDash(int64(res.Rotations)), res.LeftFiles)
+			inNoFile, orDash(res.Rotations), res.LeftFiles)
 	}
-	w.Flush()
 	return b.String()
 }
