@@ -308,6 +308,18 @@ func TestChildProcess(t *testing.T) {
 			}
 		}
 		fmt.Printf("nil-syncs=%d\n", nilSyncs)
+	case "retention":
+		// Opens a Writer that keeps 2 rotated files where there are 10: its
+		// maintenance removes 8 at once. The parent runs it under strace,
+		// which kills it (SIGKILL) as it removes the sixth newest.
+		w, err := watchedfile.Open(path, watchedfile.WithRotation(retentionKillRotation))
+		require.NoError(t, err)
+		defer w.Close()
+		require.Eventually(t, func() bool {
+			names, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "app-*"))
+			return len(names) <= 3 // two rotated and the live one
+		}, waitFor, waitTick)
+		fmt.Println("retention finished") // the kill never came
 	case "compress-hang":
 		// Rotates once, and hangs in the middle of compressing: the parent
 		// kills it there.
@@ -773,4 +785,114 @@ func TestKilledWhileCompressing(t *testing.T) {
 	assert.Equal(t, want, string(plain), "the compressed copy holds the whole file")
 	tmps, _ = filepath.Glob(filepath.Join(dir, ".*.tmp"))
 	assert.Empty(t, tmps, "the half-written copy is gone")
+}
+
+// retentionKillRotation is the rotation of TestKilledDuringRetention.
+var retentionKillRotation = watchedfile.Rotation{MaxSize: 1 << 20, MaxBackups: 2, Compress: true, CompressDelay: -1}
+
+// TestKilledDuringRetention: a process killed (SIGKILL) in the middle of
+// removing old rotated files leaves the files it had not removed yet, and
+// every file retention keeps whole; the next Writer to open the path
+// finishes the job: MaxBackups holds again, and no record of the kept
+// files or the live one is lost. strace kills the child as it enters the
+// unlinkat(2) of one file, so the kill falls between two removals every
+// time.
+func TestKilledDuringRetention(t *testing.T) {
+	requireTool(t, "strace")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	now := time.Now()
+	// backups[0] is the newest; every other one compressed.
+	backups := make([]string, 10)
+	want := map[string]int{}
+	for i := range backups {
+		at := now.Add(-time.Duration(i+2) * time.Hour)
+		var text strings.Builder
+		for j := range 100 {
+			fmt.Fprintf(&text, "backup %d record %03d\n", i, j)
+		}
+		backups[i] = writeDated(t, dir, at, text.String(), i%2 == 1)
+		if i < retentionKillRotation.MaxBackups {
+			for _, line := range strings.SplitAfter(text.String(), "\n")[:100] {
+				want[line]++
+			}
+		}
+	}
+	live := writeDated(t, dir, now.Add(-time.Hour), "live record\n", false)
+	want["live record\n"]++
+	require.NoError(t, os.Symlink(filepath.Base(live), path))
+
+	victim := backups[5] // removed newest first: 2, 3 and 4 go before it
+	cmd := exec.Command("strace", "-f", "-qq", "-o", os.DevNull, "-P", victim,
+		"-e", "trace=unlinkat", "-e", "inject=unlinkat:signal=KILL:when=1",
+		os.Args[0], "-test.run=^TestChildProcess$")
+	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=retention", "WATCHEDFILE_PATH="+path)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		require.Error(t, err, "the child was not killed: %s", out.String())
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee)
+		ws := ee.Sys().(syscall.WaitStatus) // strace dies of the child's signal
+		assert.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL || ws.ExitStatus() == 128+int(syscall.SIGKILL),
+			"the child was killed: %v: %s", err, out.String())
+	case <-time.After(2 * waitFor):
+		t.Fatalf("the child never finished: %s", out.String())
+	}
+
+	for i, b := range backups {
+		if i >= 2 && i < 5 {
+			assert.NoFileExists(t, b, "removed before the kill")
+		} else {
+			assert.FileExists(t, b, "not removed yet when killed, or kept")
+		}
+	}
+
+	w := openWriter(t, path, watchedfile.WithRotation(retentionKillRotation))
+	require.Eventually(t, func() bool {
+		for _, b := range backups[retentionKillRotation.MaxBackups:] {
+			if _, err := os.Stat(b); !errors.Is(err, fs.ErrNotExist) {
+				return false
+			}
+		}
+		return true
+	}, waitFor, waitTick, "the next Writer never finished the retention")
+	writeLine(t, w, "after the kill")
+	want["after the kill\n"]++
+	require.Eventually(t, func() bool { // and compressed the kept ones
+		_, err := os.Stat(backups[0])
+		return errors.Is(err, fs.ErrNotExist)
+	}, waitFor, waitTick, "the newest rotated file was never compressed")
+	require.NoError(t, w.Close())
+
+	got, files := readRotated(t, dir)
+	assert.Equal(t, want, got, "every record of the kept files and the live one, once")
+	assert.Equal(t, 1+retentionKillRotation.MaxBackups, files, "the live file and MaxBackups rotated ones")
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp"))
+	assert.Empty(t, tmps)
+}
+
+// writeDated makes a rotated file of app.log in dir started at at, holding
+// text, gzipped if gz, last written at at.
+func writeDated(t *testing.T, dir string, at time.Time, text string, gz bool) string {
+	t.Helper()
+	name := filepath.Join(dir, "app-"+at.UTC().Format("2006-01-02T15-04-05.000Z")+".log")
+	data := []byte(text)
+	if gz {
+		name += ".gz"
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, err := zw.Write(data)
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+		data = buf.Bytes()
+	}
+	require.NoError(t, os.WriteFile(name, data, 0o644))
+	require.NoError(t, os.Chtimes(name, at, at))
+	return name
 }

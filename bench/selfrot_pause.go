@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -162,12 +163,58 @@ func runPause(w selfRotWriter, cfg selfRotConfig, root string) (pauseRun, error)
 		run.failed += len(lg.failed)
 		timed = append(timed, lg.timed...)
 	}
-	files, err := recordsByFile(dir, cfg.Size)
+	files, err := pauseReadBack(w, dir, cfg.Size, cfg.Compress)
 	if err != nil {
-		return run, err
+		return run, fmt.Errorf("%s: %w", w.name, err)
 	}
 	run.writes, run.during, run.pauses, run.rotations, run.unplaced = placeWrites(timed, files)
 	return run, nil
+}
+
+// pauseReadBack returns the records of each file in dir, as
+// recordsByFile, once w has compressed every rotated file, if it compresses
+// in a goroutine that Close does not stop (lumberjack, timberjack): read
+// earlier, a source is removed while it is read, or a compressed copy is
+// read half written.
+func pauseReadBack(w selfRotWriter, dir string, size int, compress bool) ([][]uint64, error) {
+	if compress && w.compressesAfterClose {
+		const wait = 30 * time.Second
+		for end := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
+			pending, err := uncompressedRotated(dir, "app.log")
+			if err != nil {
+				return nil, err
+			}
+			if len(pending) == 0 {
+				break
+			}
+			if time.Now().After(end) {
+				return nil, fmt.Errorf("rotated files still not compressed %v after Close: %v", wait, pending)
+			}
+		}
+	}
+	return recordsByFile(dir, size)
+}
+
+// uncompressedRotated returns the rotated files in dir (not live) not
+// compressed yet, and temporary copies being written.
+func uncompressedRotated(dir, live string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case isTempName(name):
+			names = append(names, name)
+		case !e.Type().IsRegular() || name == live || strings.HasPrefix(name, ".") ||
+			strings.HasSuffix(name, ".gz") || filepath.Ext(name) == ".lock":
+		default:
+			names = append(names, name)
+		}
+	}
+	return names, nil
 }
 
 // recordsByFile returns, for each log file in dir that holds records, the

@@ -194,6 +194,9 @@ type selfRotChildArgs struct {
 	MaxMiB     int    `json:"max_mib"`
 	Size       int    `json:"size"`
 	Compress   bool   `json:"compress"`
+	// For the shipping test's writers (shipping_writers.go).
+	MaxKiB          int   `json:"max_kib,omitempty"`
+	CompressDelayMs int64 `json:"compress_delay_ms,omitempty"`
 }
 
 // selfRotChildProc is a running writing process.
@@ -205,8 +208,8 @@ type selfRotChildProc struct {
 }
 
 // startSelfRotChild starts a writing process and waits until it has opened
-// its writer.
-func startSelfRotChild(exe string, a selfRotChildArgs) (*selfRotChildProc, error) {
+// its writer; extra become its descriptors 3, 4…
+func startSelfRotChild(exe string, a selfRotChildArgs, extra ...*os.File) (*selfRotChildProc, error) {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return nil, err
@@ -214,6 +217,7 @@ func startSelfRotChild(exe string, a selfRotChildArgs) (*selfRotChildProc, error
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), childEnv+"=selfrot", childArgsEnv+"="+string(b))
 	cmd.Dir = filepath.Dir(a.Path)
+	cmd.ExtraFiles = extra
 	c := &selfRotChildProc{cmd: cmd, stderr: &lockedBuffer{}}
 	cmd.Stderr = c.stderr
 	if c.stdin, err = cmd.StdinPipe(); err != nil {
@@ -299,12 +303,15 @@ func selfRotChild(stdin io.Reader, stdout io.Writer) error {
 	if err := json.Unmarshal([]byte(os.Getenv(childArgsEnv)), &a); err != nil {
 		return err
 	}
-	ws, err := selectSelfRotWriters(a.Writer)
-	if err != nil {
-		return err
-	}
 	var ev selfRotEvents
-	w, err := ws[0].open(a.Path, a.MaxMiB, a.Compress, &ev)
+	w, ok, err := shippingWriter(a, &ev)
+	if !ok {
+		var ws []selfRotWriter
+		if ws, err = selectSelfRotWriters(a.Writer); err != nil {
+			return err
+		}
+		w, err = ws[0].open(a.Path, a.MaxMiB, a.Compress, &ev)
+	}
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
@@ -331,8 +338,11 @@ func selfRotChild(stdin io.Reader, stdout io.Writer) error {
 	if err := w.Close(); err != nil {
 		rep.CloseError = errorClass(err.Error())
 	}
-	if a.Writer == "watchedfile" {
+	switch a.Writer {
+	case "watchedfile", "ship-watchedfile-rotate":
 		rep.Rotations = ev.rotations.Load()
+		fallthrough
+	case "ship-watchedfile":
 		rep.Background = ev.errorCounts()
 	}
 	return json.NewEncoder(stdout).Encode(rep)

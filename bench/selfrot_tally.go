@@ -93,6 +93,9 @@ type fileTally struct {
 	// Broken is compressed files that end before their gzip trailer with no
 	// source beside them: their records up to the break are counted.
 	Broken int `json:"broken"`
+	// LostRanges names the first runs of lost records, "p=P s=A-B", for a
+	// reader looking for where they went.
+	LostRanges []string `json:"lost_ranges,omitempty"`
 }
 
 // tallyFiles reads every log file in dir (decompressing .gz) and counts
@@ -159,6 +162,7 @@ func tallyFiles(dir, live string, size int, reps []procReport) (fileTally, error
 		}
 	}
 	slices.Sort(t.TempNames)
+	recording := false // the last lost range is being extended
 	for p, r := range reps {
 		failed := make(map[uint64]bool, len(r.Failed))
 		for _, s := range r.Failed {
@@ -175,6 +179,17 @@ func tallyFiles(dir, live string, size int, reps []procReport) (fileTally, error
 			switch {
 			case n == 0:
 				t.Lost++
+				switch run := len(t.LostRanges) - 1; {
+				case s > 0 && found[p][s-1] == 0 && !failed[uint64(s-1)]: // the run goes on
+					if recording {
+						t.LostRanges[run] = strings.SplitN(t.LostRanges[run], "-", 2)[0] + fmt.Sprintf("-%d", s)
+					}
+				case len(t.LostRanges) < 20:
+					t.LostRanges = append(t.LostRanges, fmt.Sprintf("p=%d s=%d", p, s))
+					recording = true
+				default:
+					recording = false
+				}
 			case n == 1:
 				t.ExactlyOnce++
 			default:

@@ -97,6 +97,7 @@ func TestTallyFiles(t *testing.T) {
 		Acknowledged: 14, ExactlyOnce: 12, Lost: 1, Duplicated: 1, FoundFailed: 1, Torn: 2,
 		Files: 5, Compressed: 2, Largest: 6*size + 30, SmallestRotated: size,
 		Temp: 2, TempNames: []string{".app-2.log.gz.tmp", "app-3.log.gz"}, Broken: 1,
+		LostRanges: []string{"p=0 s=6"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("tally:\n got %+v\nwant %+v", got, want)
@@ -232,5 +233,29 @@ func TestSelfRotOnlyTiny(t *testing.T) {
 	b, err := os.ReadFile(cfg.JSON)
 	if err != nil || !bytes.Contains(b, []byte(`"self_rotation"`)) || !bytes.Contains(b, []byte(`"pause_per_rotation"`)) {
 		t.Errorf("JSON: %v\n%s", err, b)
+	}
+}
+
+// TestLostRanges checks the runs of lost records a tally names.
+func TestLostRanges(t *testing.T) {
+	dir := t.TempDir()
+	const size = 40
+	var b []byte
+	for _, s := range []uint64{0, 1, 5, 9} {
+		b = appendSelfRotRecord(b, 0, s, size)
+	}
+	b = appendSelfRotRecord(b, 1, 1, size)
+	if err := os.WriteFile(filepath.Join(dir, "app.log"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Process 0: 2-4 and 6-8 lost, 7 failed; process 1: 0 and 2-3 lost.
+	reps := []procReport{{Attempted: 10, Failed: []uint64{7}}, {Attempted: 4}}
+	got, err := tallyFiles(dir, "app.log", size, reps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"p=0 s=2-4", "p=0 s=6", "p=0 s=8", "p=1 s=0", "p=1 s=2-3"}
+	if !reflect.DeepEqual(got.LostRanges, want) || got.Lost != 8 {
+		t.Errorf("lost %d in %q, want 8 in %q", got.Lost, got.LostRanges, want)
 	}
 }

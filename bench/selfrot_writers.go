@@ -25,6 +25,10 @@ type selfRotWriter struct {
 	// open opens it on path, to rotate at maxMiB MiB, compressing when
 	// compress is set; what it tells of its work goes to ev.
 	open func(path string, maxMiB int, compress bool, ev *selfRotEvents) (sink, error)
+	// compressesAfterClose: its compression goes on in a goroutine of its
+	// own after Close (lumberjack, timberjack), so that the files are not
+	// all there yet when Close returns.
+	compressesAfterClose bool
 }
 
 // selfRotEvents is what a writer tells of its own work: the rotations it
@@ -74,15 +78,17 @@ func selfRotWriters() []selfRotWriter {
 			},
 		},
 		{
-			name: "lumberjack",
-			desc: "gopkg.in/natefinch/lumberjack.v2 v2.2.1, Logger{MaxSize: N, Compress: true}",
+			name:                 "lumberjack",
+			compressesAfterClose: true,
+			desc:                 "gopkg.in/natefinch/lumberjack.v2 v2.2.1, Logger{MaxSize: N, Compress: true}",
 			open: func(path string, maxMiB int, compress bool, _ *selfRotEvents) (sink, error) {
 				return &lumberjack.Logger{Filename: path, MaxSize: maxMiB, Compress: compress}, nil
 			},
 		},
 		{
-			name: "timberjack",
-			desc: "github.com/DeRuina/timberjack v1.4.10, Logger{MaxSize: N, Compression: \"gzip\"}",
+			name:                 "timberjack",
+			compressesAfterClose: true,
+			desc:                 "github.com/DeRuina/timberjack v1.4.10, Logger{MaxSize: N, Compression: \"gzip\"}",
 			open: func(path string, maxMiB int, compress bool, _ *selfRotEvents) (sink, error) {
 				c := "none"
 				if compress {
