@@ -27,6 +27,7 @@ func runChild(args []string, stdin io.Reader, p *pump, rep *reporter) (int, erro
 	if err != nil {
 		return 1, errorf("pipe: %w", err)
 	}
+	growPipe(pr)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin = stdin
 	cmd.Stdout = pw

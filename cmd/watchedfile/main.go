@@ -99,6 +99,9 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	stopReopens := reopens.start(w)
 	p := newPump(w, cfg.maxLine, cfg.maxBuffer, rep)
+	if cfg.rotation != nil {
+		p.writeCap = rotationWriteCap // a file exceeds -max-size by no more
+	}
 	if cfg.tee {
 		p.tee = stdout
 	}
@@ -109,6 +112,9 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		status, err = runChild(cfg.args, stdin, p, rep)
 	} else {
 		stop := handleSignals(w, rep)
+		if f, ok := stdin.(*os.File); ok {
+			growPipe(f)
+		}
 		err = p.run(stdin)
 		stop()
 	}

@@ -24,6 +24,7 @@ type pump struct {
 	tee       io.Writer // nil: no copy to stdout (or no more: it failed)
 	maxLine   int
 	maxBuffer int
+	writeCap  int // the most one Write holds (see writeMax)
 	rep       *reporter
 	retryMin  time.Duration
 	retryMax  time.Duration
@@ -41,7 +42,7 @@ type pump struct {
 }
 
 func newPump(dst io.Writer, maxLine, maxBuffer int, rep *reporter) *pump {
-	p := &pump{dst: dst, maxLine: maxLine, maxBuffer: maxBuffer, rep: rep,
+	p := &pump{dst: dst, maxLine: maxLine, maxBuffer: maxBuffer, writeCap: pipeSize, rep: rep,
 		retryMin: 10 * time.Millisecond, retryMax: time.Second, drainFor: 10 * time.Second}
 	p.cond = sync.NewCond(&p.mu)
 	p.room = sync.NewCond(&p.mu)
@@ -67,7 +68,8 @@ func (p *pump) run(r io.Reader) error {
 func (p *pump) readLoop(r io.Reader) error {
 	// With room for one line of maxLine and its newline, no complete line
 	// read can be too long, and enqueueCut need not look at each line.
-	size := max(p.maxLine+1, 64<<10)
+	// As much as the input pipe holds (see growPipe): one read empties it.
+	size := max(p.maxLine+1, pipeSize)
 	buf := make([]byte, size)
 	n := 0 // bytes of buf in use: an incomplete line
 	for {
@@ -105,8 +107,15 @@ func (p *pump) queueLines(b []byte) int {
 
 // enqueueCut queues lines (ending in '\n'), cutting any longer than maxLine.
 func (p *pump) enqueueCut(lines []byte) {
-	if len(lines) <= p.maxLine+1 {
-		p.enqueue(lines)
+	if !p.hasLongLine(lines) {
+		for len(lines) > 0 {
+			n := len(lines)
+			if n > p.writeMax() {
+				n = bytes.LastIndexByte(lines[:p.writeMax()], '\n') + 1
+			}
+			p.enqueue(lines[:n])
+			lines = lines[n:]
+		}
 		return
 	}
 	var out []byte
@@ -122,6 +131,29 @@ func (p *pump) enqueueCut(lines []byte) {
 	}
 	p.enqueue(out)
 }
+
+// hasLongLine reports whether lines (ending in '\n') hold a line longer
+// than maxLine. It looks at each window of maxLine+1 bytes from its end, so
+// it reads about one line per window, not every byte.
+func (p *pump) hasLongLine(lines []byte) bool {
+	for len(lines) > p.maxLine+1 {
+		i := bytes.LastIndexByte(lines[:p.maxLine+1], '\n')
+		if i < 0 {
+			return true
+		}
+		lines = lines[i+1:]
+	}
+	return false
+}
+
+// rotationWriteCap is writeCap when the command rotates the file itself:
+// a write is never split across files, so a file can exceed -max-size by
+// one write.
+const rotationWriteCap = 64 << 10
+
+// writeMax is the most one Write holds: whole lines, up to writeCap, or one
+// line of maxLine.
+func (p *pump) writeMax() int { return max(p.maxLine+1, p.writeCap) }
 
 // cutAt is how many bytes of a too long line go into one cut piece.
 func (p *pump) cutAt() int { return p.maxLine - (len(cutMark) - 1) }

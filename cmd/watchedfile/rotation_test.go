@@ -78,8 +78,8 @@ func TestCommandRotates(t *testing.T) {
 			}
 		}
 	}
-	// A write of the command is what one read of its input gave (up to
-	// 64 KiB of whole lines): a file exceeds -max-size by up to that.
+	// Rotating by itself, a write of the command holds up to 64 KiB of
+	// whole lines: a file exceeds -max-size by up to that.
 	assert.Greater(t, len(files), 3, "rotated at 16K")
 	assert.Len(t, seen, 5000)
 	for l, n := range seen {
