@@ -28,6 +28,7 @@ type commandConfig struct {
 	Interval time.Duration // between two lines
 	Bytes    int64         // input size for throughput
 	Dirs     []string      // where the throughput's output goes: tmpfs, disk
+	Trace    bool          // split each line's latency with ftrace (root)
 }
 
 // consumer is one way to end a pipe in a file: argv, with OUT for the file.
@@ -81,16 +82,18 @@ func runCommandBench(w io.Writer, cfg commandConfig) error {
 	}
 	cs := commandConsumers(exe)
 	lat := map[string][]time.Duration{}
+	splits := map[string][]lineSplit{}
 	roundP99 := map[string][]time.Duration{}
 	for r := range cfg.Rounds {
 		for i := range cs {
 			c := cs[(i+r)%len(cs)]
 			say("command latency, round %d/%d, %s", r+1, cfg.Rounds, c.name)
-			ls, err := lineLatency(c, tmp, cfg.Lines, cfg.Interval)
+			ls, split, err := lineLatency(c, tmp, cfg.Lines, cfg.Interval, cfg.Trace)
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			lat[c.name] = append(lat[c.name], ls...)
+			splits[c.name] = append(splits[c.name], split...)
 			slices.Sort(ls)
 			roundP99[c.name] = append(roundP99[c.name], quantile(ls, 0.99))
 		}
@@ -106,6 +109,13 @@ func runCommandBench(w io.Writer, cfg commandConfig) error {
 			us(quantile(ls, 0.99)), us(ls[len(ls)-1]), us(quantile(roundP99[c.name], 0.5)))
 	}
 	fmt.Fprintln(w, "\nLatency: from the write(2) of a 100-byte line into the pipe to the inotify IN_MODIFY event of the file's write, read by a goroutine blocked on the inotify descriptor (no busy loop). `cat` is `sh -c 'exec cat >> FILE'`.")
+	if cfg.Trace {
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.name)
+		}
+		printSplit(w, names, splits)
+	}
 
 	in := filepath.Join(tmp, "in")
 	if err := writeInput(in, cfg.Bytes); err != nil {
@@ -146,47 +156,76 @@ func runCommandBench(w io.Writer, cfg commandConfig) error {
 }
 
 // lineLatency sends lines through c one by one and returns, for each, the
-// time from its write into the pipe to the write of the file.
-func lineLatency(c consumer, dir string, lines int, every time.Duration) ([]time.Duration, error) {
+// time from its write into the pipe to the write of the file; with trace,
+// also each line's time split on the kernel's clock (see command_trace.go).
+func lineLatency(c consumer, dir string, lines int, every time.Duration, trace bool) ([]time.Duration, []lineSplit, error) {
 	out := filepath.Join(dir, "latency.log")
 	os.Remove(out)
 	if err := os.WriteFile(out, nil, 0o644); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.Remove(out)
 	in, err := unix.InotifyInit1(unix.IN_CLOEXEC)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unix.Close(in)
 	if _, err := unix.InotifyAddWatch(in, out, unix.IN_MODIFY); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cmd := c.command(out)
-	pipe, err := cmd.StdinPipe()
+	r, pipe, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
+	cmd.Stdin = r
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		pipe.Close()
+		return nil, nil, err
 	}
 	defer cmd.Wait()
 	defer pipe.Close()
+	var kt *kernelTrace
+	if trace {
+		if kt, err = startTrace(); err != nil {
+			return nil, nil, err
+		}
+		defer func() { // on an error before the trace is read
+			if kt != nil {
+				kt.restore()
+			}
+		}()
+	}
 	line := []byte(strings.Repeat("l", 99) + "\n")
 	events := make([]byte, 64*unix.SizeofInotifyEvent)
 	lat := make([]time.Duration, 0, lines)
 	for range lines {
 		start := time.Now()
 		if _, err := pipe.Write(line); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := unix.Read(in, events); err != nil { // blocks until the file is written
-			return nil, err
+			return nil, nil, err
 		}
 		lat = append(lat, time.Since(start))
 		time.Sleep(every) // the pace of the lines
 	}
-	return lat, nil
+	if kt == nil {
+		return lat, nil, nil
+	}
+	bench, consumer := tasks(os.Getpid()), tasks(cmd.Process.Pid)
+	fd := -1
+	if rc, err := pipe.SyscallConn(); err == nil {
+		rc.Control(func(f uintptr) { fd = int(f) })
+	}
+	text, err := kt.stop()
+	kt = nil
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the trace: %w", err)
+	}
+	return lat, splitLines(text, bench, consumer, fd, len(line)), nil
 }
 
 // pipeThrough runs cat IN | c and returns its wall time.

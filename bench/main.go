@@ -95,6 +95,7 @@ func main() {
 	command := fs.Bool("command", false, "measure the watchedfile command against cat instead (line latency, throughput on tmpfs and disk); -rounds applies")
 	cmdCfg := commandConfig{Lines: 1000, Interval: 2 * time.Millisecond, Bytes: 256 << 20, Dirs: []string{"/dev/shm", "/var/tmp"}}
 	fs.IntVar(&cmdCfg.Lines, "command-lines", cmdCfg.Lines, "with -command, lines per consumer per round for the latency")
+	fs.BoolVar(&cmdCfg.Trace, "command-trace", false, "with -command, also split each line's latency with ftrace: the wake-up (and on which CPU) and the consumer's own work (root, tracefs)")
 	fs.Int64Var(&cmdCfg.Bytes, "command-bytes", cmdCfg.Bytes, "with -command, bytes of input for the throughput")
 	selfRotFlags(fs, &cfg.SelfRot, &cfg.SelfRotOnly, &cfg.SelfRotCfg)
 	fs.Parse(os.Args[1:])

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -72,7 +73,12 @@ func (p *pump) readLoop(r io.Reader) error {
 	size := max(p.maxLine+1, pipeSize)
 	buf := make([]byte, size)
 	n := 0 // bytes of buf in use: an incomplete line
+	slice := time.Now()
 	for {
+		if now := time.Now(); now.Sub(slice) >= newSliceEvery {
+			runtime.Gosched()
+			slice = now
+		}
 		m, err := r.Read(buf[n:])
 		n += m
 		if m > 0 {
@@ -104,6 +110,16 @@ func (p *pump) queueLines(b []byte) int {
 	}
 	return copy(b, b[start:])
 }
+
+// newSliceEvery is how often the reading goroutine starts a new scheduling
+// slice. A read of a pipe blocks in the kernel and never parks it, so to the
+// runtime it looks like one goroutine running for ever; once it has run
+// 10 ms on one slice, the runtime's monitor (sysmon) takes its P during each
+// read, goes to sleep, and must be woken when the read returns: one more
+// thread woken in the way of every line. A new slice at least this often
+// keeps the P for lines less than 8 ms apart (on two CPUs or more: the
+// monitor also takes the last P of a busy machine).
+const newSliceEvery = 2 * time.Millisecond
 
 // enqueueCut queues lines (ending in '\n'), cutting any longer than maxLine.
 func (p *pump) enqueueCut(lines []byte) {
