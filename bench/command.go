@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ type commandConfig struct {
 	Bytes    int64         // input size for throughput
 	Dirs     []string      // where the throughput's output goes: tmpfs, disk
 	Trace    bool          // split each line's latency with ftrace (root)
+	Awake    bool          // keep the CPUs out of idle during the latency rounds
 }
 
 // consumer is one way to end a pipe in a file: argv, with OUT for the file.
@@ -81,6 +83,22 @@ func runCommandBench(w io.Writer, cfg commandConfig) error {
 		return err
 	}
 	cs := commandConsumers(exe)
+	stop := func() {}
+	if cfg.Awake {
+		if stop, err = keepCPUsAwake(); err != nil {
+			return err
+		}
+	}
+	err = runLatency(w, cs, tmp, cfg)
+	stop()
+	if err != nil {
+		return err
+	}
+	return runThroughput(w, cs, tmp, cfg)
+}
+
+// runLatency measures and prints one line's latency, cs taking turns.
+func runLatency(w io.Writer, cs []consumer, tmp string, cfg commandConfig) error {
 	lat := map[string][]time.Duration{}
 	splits := map[string][]lineSplit{}
 	roundP99 := map[string][]time.Duration{}
@@ -98,7 +116,11 @@ func runCommandBench(w io.Writer, cfg commandConfig) error {
 			roundP99[c.name] = append(roundP99[c.name], quantile(ls, 0.99))
 		}
 	}
-	fmt.Fprintf(w, "\n#### The command: one line's latency (%d rounds of %d lines, one every %v)\n\n", cfg.Rounds, cfg.Lines, cfg.Interval)
+	awake := ""
+	if cfg.Awake {
+		awake = ", CPUs kept out of idle"
+	}
+	fmt.Fprintf(w, "\n#### The command: one line's latency (%d rounds of %d lines, one every %v%s)\n\n", cfg.Rounds, cfg.Lines, cfg.Interval, awake)
 	fmt.Fprintln(w, "| consumer | p50 | p90 | p99 | max | p99 of a round, median |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	for _, c := range cs {
@@ -109,6 +131,9 @@ func runCommandBench(w io.Writer, cfg commandConfig) error {
 			us(quantile(ls, 0.99)), us(ls[len(ls)-1]), us(quantile(roundP99[c.name], 0.5)))
 	}
 	fmt.Fprintln(w, "\nLatency: from the write(2) of a 100-byte line into the pipe to the inotify IN_MODIFY event of the file's write, read by a goroutine blocked on the inotify descriptor (no busy loop). `cat` is `sh -c 'exec cat >> FILE'`.")
+	if cfg.Awake {
+		fmt.Fprintln(w, "CPUs kept out of idle: a busy loop per CPU at SCHED_IDLE priority, which any task woken there preempts at once, so that no wake-up waits for a CPU to leave idle.")
+	}
 	if cfg.Trace {
 		var names []string
 		for _, c := range cs {
@@ -116,7 +141,12 @@ func runCommandBench(w io.Writer, cfg commandConfig) error {
 		}
 		printSplit(w, names, splits)
 	}
+	return nil
+}
 
+// runThroughput measures and prints the time a large input takes through
+// each of cs, in each of cfg.Dirs.
+func runThroughput(w io.Writer, cs []consumer, tmp string, cfg commandConfig) error {
 	in := filepath.Join(tmp, "in")
 	if err := writeInput(in, cfg.Bytes); err != nil {
 		return err
@@ -153,6 +183,28 @@ func runCommandBench(w io.Writer, cfg commandConfig) error {
 	}
 	fmt.Fprintln(w, "\nThroughput: `cat IN | CONSUMER`, timed from start to exit; the ratio is taken within each round, then the median over rounds.")
 	return nil
+}
+
+// keepCPUsAwake starts a busy loop per CPU at SCHED_IDLE priority (chrt -i
+// 0): a woken task preempts it at once, and the CPU never goes idle, so a
+// wake-up never waits for it to come out of idle. stop ends them.
+func keepCPUsAwake() (stop func(), err error) {
+	var loops []*exec.Cmd
+	stop = func() {
+		for _, l := range loops {
+			l.Process.Kill()
+			l.Wait()
+		}
+	}
+	for range runtime.NumCPU() {
+		l := exec.Command("chrt", "-i", "0", "sh", "-c", "while :; do :; done")
+		if err := l.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("busy loop at SCHED_IDLE (chrt, util-linux): %w", err)
+		}
+		loops = append(loops, l)
+	}
+	return stop, nil
 }
 
 // lineLatency sends lines through c one by one and returns, for each, the

@@ -3,8 +3,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,4 +47,47 @@ func TestTraceSplitsEveryLine(t *testing.T) {
 	after, err := os.ReadFile(filepath.Join(tracefs, "set_event"))
 	require.NoError(t, err)
 	assert.Equal(t, string(before), string(after), "ftrace's events afterwards")
+}
+
+// TestKeepCPUsAwake: with -command-awake no CPU is idle while the latency
+// rounds run (its idle time in /proc/stat does not grow), and the busy loops
+// are gone afterwards.
+func TestKeepCPUsAwake(t *testing.T) {
+	if _, err := exec.LookPath("chrt"); err != nil {
+		t.Skip("no chrt (util-linux)")
+	}
+	stop, err := keepCPUsAwake()
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond) // the loops get going; not an assertion
+	before := idleTicks(t)
+	time.Sleep(500 * time.Millisecond) // the span over which idle time is read
+	after := idleTicks(t)
+	stop()
+	for cpu, n := range after {
+		assert.LessOrEqual(t, n-before[cpu], int64(2), "cpu%d: idle ticks in 0.5 s (1/100 s each)", cpu)
+	}
+	children, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/children", os.Getpid()))
+	require.NoError(t, err)
+	assert.Empty(t, strings.TrimSpace(string(children)), "processes left")
+}
+
+// idleTicks returns each CPU's idle time from /proc/stat, in USER_HZ ticks.
+func idleTicks(t *testing.T) map[int]int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/stat")
+	require.NoError(t, err)
+	idle := map[int]int64{}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		cpu, err := strconv.Atoi(f[0][3:])
+		require.NoError(t, err)
+		n, err := strconv.ParseInt(f[4], 10, 64)
+		require.NoError(t, err)
+		idle[cpu] = n
+	}
+	require.NotEmpty(t, idle)
+	return idle
 }

@@ -96,6 +96,7 @@ func main() {
 	cmdCfg := commandConfig{Lines: 1000, Interval: 2 * time.Millisecond, Bytes: 256 << 20, Dirs: []string{"/dev/shm", "/var/tmp"}}
 	fs.IntVar(&cmdCfg.Lines, "command-lines", cmdCfg.Lines, "with -command, lines per consumer per round for the latency")
 	fs.BoolVar(&cmdCfg.Trace, "command-trace", false, "with -command, also split each line's latency with ftrace: the wake-up (and on which CPU) and the consumer's own work (root, tracefs)")
+	fs.BoolVar(&cmdCfg.Awake, "command-awake", false, "with -command, keep every CPU out of idle during the latency rounds (a busy loop at SCHED_IDLE priority each), as on a machine whose CPUs wake at once")
 	fs.Int64Var(&cmdCfg.Bytes, "command-bytes", cmdCfg.Bytes, "with -command, bytes of input for the throughput")
 	selfRotFlags(fs, &cfg.SelfRot, &cfg.SelfRotOnly, &cfg.SelfRotCfg)
 	fs.Parse(os.Args[1:])
