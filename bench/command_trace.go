@@ -178,7 +178,7 @@ func printSplit(w io.Writer, names []string, splits map[string][]lineSplit) {
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s, %s |\n", name, len(ls), shareCell(same, len(ls)), shareCell(other, len(ls)),
 			us(sortedQ(work, 0.5)), us(sortedQ(work, 0.99)))
 	}
-	fmt.Fprintln(w, "\nWoken: from the bench's write(2) of the line into the pipe to the consumer's read(2) returning it. Read to write: from there to the consumer's write(2) of the line to the file (the consumer's own work). A consumer woken on the other CPU waits for that CPU to come out of idle.")
+	fmt.Fprintln(w, "\nWoken: from the bench's write(2) of the line into the pipe to the consumer's read(2) returning it. Read to write: from there to the consumer's write(2) of the line to the file (the consumer's own work). A consumer woken on the other CPU waits for that CPU to be interrupted and, if it was idle, to come out of idle.")
 }
 
 func shareCell(ds []time.Duration, of int) string {
