@@ -9,8 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,9 +185,10 @@ func runThroughput(w io.Writer, cs []consumer, tmp string, cfg commandConfig) er
 	return nil
 }
 
-// keepCPUsAwake starts a busy loop per CPU at SCHED_IDLE priority (chrt -i
-// 0): a woken task preempts it at once, and the CPU never goes idle, so a
-// wake-up never waits for it to come out of idle. stop ends them.
+// keepCPUsAwake starts a busy loop on each CPU at SCHED_IDLE priority
+// (taskset, chrt: util-linux): a task woken there preempts it at once, and
+// the CPU never goes idle, so a wake-up never waits for it to come out of
+// idle. stop ends them; so does the bench's death.
 func keepCPUsAwake() (stop func(), err error) {
 	var loops []*exec.Cmd
 	stop = func() {
@@ -196,11 +197,19 @@ func keepCPUsAwake() (stop func(), err error) {
 			l.Wait()
 		}
 	}
-	for range runtime.NumCPU() {
-		l := exec.Command("chrt", "-i", "0", "sh", "-c", "while :; do :; done")
+	var cpus unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &cpus); err != nil {
+		return nil, fmt.Errorf("the bench's CPUs: %w", err)
+	}
+	for cpu := range len(cpus) * 64 {
+		if !cpus.IsSet(cpu) {
+			continue
+		}
+		l := exec.Command("taskset", "-c", strconv.Itoa(cpu), "chrt", "-i", "0", "sh", "-c", "while :; do :; done")
+		l.SysProcAttr = &unix.SysProcAttr{Pdeathsig: unix.SIGKILL}
 		if err := l.Start(); err != nil {
 			stop()
-			return nil, fmt.Errorf("busy loop at SCHED_IDLE (chrt, util-linux): %w", err)
+			return nil, fmt.Errorf("busy loop at SCHED_IDLE (taskset, chrt: util-linux): %w", err)
 		}
 		loops = append(loops, l)
 	}
@@ -241,12 +250,12 @@ func lineLatency(c consumer, dir string, lines int, every time.Duration, trace b
 	defer pipe.Close()
 	var kt *kernelTrace
 	if trace {
-		if kt, err = startTrace(); err != nil {
+		if kt, err = startTrace(os.Getpid(), cmd.Process.Pid); err != nil {
 			return nil, nil, err
 		}
 		defer func() { // on an error before the trace is read
 			if kt != nil {
-				kt.restore()
+				kt.remove()
 			}
 		}()
 	}
@@ -267,7 +276,14 @@ func lineLatency(c consumer, dir string, lines int, every time.Duration, trace b
 	if kt == nil {
 		return lat, nil, nil
 	}
-	bench, consumer := tasks(os.Getpid()), tasks(cmd.Process.Pid)
+	bench, err := tasks(os.Getpid())
+	if err != nil {
+		return nil, nil, err
+	}
+	consumer, err := tasks(cmd.Process.Pid)
+	if err != nil {
+		return nil, nil, err
+	}
 	fd := -1
 	if rc, err := pipe.SyscallConn(); err == nil {
 		rc.Control(func(f uintptr) { fd = int(f) })

@@ -25,71 +25,83 @@ import (
 
 const tracefs = "/sys/kernel/tracing"
 
-// traceEvents are what the split needs: writes, reads' returns, wake-ups.
-var traceEvents = []string{"syscalls:sys_enter_write", "syscalls:sys_exit_read", "sched:sched_wakeup"}
+// traceEvents are what the split needs: writes and reads' returns.
+var traceEvents = []string{"syscalls:sys_enter_write", "syscalls:sys_exit_read"}
 
-// kernelTrace is ftrace switched on, with the settings it found kept to be
-// put back.
-type kernelTrace struct{ saved map[string]string }
+// kernelTrace is a private ftrace instance (tracefs/instances/NAME): its
+// own buffer, events, pid filter and clock, so the system's tracing
+// settings are never touched, and removing it undoes everything.
+type kernelTrace struct{ dir string }
 
-// startTrace clears the trace buffer and records traceEvents into it; no
-// reader runs meanwhile, so the machine stays as idle as it was.
-func startTrace() (*kernelTrace, error) {
-	t := &kernelTrace{saved: map[string]string{}}
-	for _, f := range []string{"tracing_on", "buffer_size_kb", "set_event"} {
-		b, err := os.ReadFile(filepath.Join(tracefs, f))
+// traceInstance names the instance; one left by a killed run is removed first.
+const traceInstance = "watchedfile-bench"
+
+// startTrace records traceEvents of the threads of pids (and the threads they
+// start) into a fresh instance's buffer; no reader runs meanwhile, so the
+// machine stays as idle as it was. The clock is global: a line's events
+// come from two CPUs.
+func startTrace(pids ...int) (*kernelTrace, error) {
+	t := &kernelTrace{dir: filepath.Join(tracefs, "instances", traceInstance)}
+	os.Remove(t.dir)
+	if err := os.Mkdir(t.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("ftrace instance (root, tracefs at %s): %w", tracefs, err)
+	}
+	var tids []string
+	for _, pid := range pids {
+		ids, err := tasks(pid)
 		if err != nil {
-			return nil, fmt.Errorf("ftrace (root, tracefs at %s): %w", tracefs, err)
+			t.remove()
+			return nil, err
 		}
-		t.saved[f] = string(b)
+		for id := range ids {
+			tids = append(tids, strconv.Itoa(id))
+		}
 	}
 	steps := []struct{ file, value string }{
-		{"tracing_on", "0"},
-		{"buffer_size_kb", "16384"}, // per CPU: a round of 1,000 lines needs about 3 MB
+		{"buffer_size_kb", "2048"}, // per CPU: a round of 1,000 lines takes well under 1 MB
+		{"trace_clock", "global"},
+		{"options/event-fork", "1"},
+		{"set_event_pid", strings.Join(tids, " ")},
 		{"set_event", strings.Join(traceEvents, "\n")},
-		{"trace", ""},
 		{"tracing_on", "1"},
 	}
 	for _, s := range steps {
-		if err := os.WriteFile(filepath.Join(tracefs, s.file), []byte(s.value+"\n"), 0); err != nil {
-			t.restore()
+		if err := os.WriteFile(filepath.Join(t.dir, s.file), []byte(s.value+"\n"), 0); err != nil {
+			t.remove()
 			return nil, fmt.Errorf("ftrace %s: %w", s.file, err)
 		}
 	}
 	return t, nil
 }
 
-// stop switches tracing off, returns what it recorded and puts the
-// settings back.
+// stop switches tracing off, returns what it recorded and removes the
+// instance.
 func (t *kernelTrace) stop() ([]byte, error) {
-	os.WriteFile(filepath.Join(tracefs, "tracing_on"), []byte("0\n"), 0)
-	b, err := os.ReadFile(filepath.Join(tracefs, "trace"))
-	t.restore()
+	os.WriteFile(filepath.Join(t.dir, "tracing_on"), []byte("0\n"), 0)
+	b, err := os.ReadFile(filepath.Join(t.dir, "trace"))
+	t.remove()
 	return b, err
 }
 
-func (t *kernelTrace) restore() {
-	os.WriteFile(filepath.Join(tracefs, "tracing_on"), []byte("0\n"), 0)
-	os.WriteFile(filepath.Join(tracefs, "trace"), nil, 0)
-	for _, f := range []string{"set_event", "buffer_size_kb", "tracing_on"} {
-		v := t.saved[f]
-		if f == "set_event" && strings.TrimSpace(v) == "" {
-			v = "" // writing an empty line clears the list
-		}
-		os.WriteFile(filepath.Join(tracefs, f), []byte(v), 0)
-	}
+// remove removes the instance, and with it its buffer and settings.
+func (t *kernelTrace) remove() {
+	os.WriteFile(filepath.Join(t.dir, "tracing_on"), []byte("0\n"), 0)
+	os.Remove(t.dir)
 }
 
 // tasks returns the thread ids of process pid.
-func tasks(pid int) map[int]bool {
-	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+func tasks(pid int) (map[int]bool, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, err
+	}
 	ids := map[int]bool{}
 	for _, e := range ents {
 		if id, err := strconv.Atoi(e.Name()); err == nil {
 			ids[id] = true
 		}
 	}
-	return ids
+	return ids, nil
 }
 
 // lineSplit is one line's latency cut in two on the kernel's clock.
@@ -102,12 +114,24 @@ type lineSplit struct {
 // traceLine is one event of the trace: "comm-tid [cpu] flags secs: event...".
 var traceLine = regexp.MustCompile(`^\s*.+?-(\d+)\s+\[(\d+)\]\s+\S+\s+(\d+)\.(\d+):\s+(\w+)(.*)$`)
 
+// traceArg is a syscall's argument as ftrace prints it: hexadecimal, with
+// or without 0x by kernel version.
+func traceArg(rest, name string) (int64, bool) {
+	_, v, ok := strings.Cut(rest, name+": ")
+	if !ok {
+		return 0, false
+	}
+	if i := strings.IndexAny(v, ",)"); i >= 0 {
+		v = v[:i]
+	}
+	n, err := strconv.ParseInt(strings.TrimPrefix(v, "0x"), 16, 64)
+	return n, err == nil
+}
+
 // splitLines finds each line of lineLen bytes in a trace: written into the
 // pipe (fd) by one of the bench's threads, read by one of the consumer's,
 // then written by it.
 func splitLines(trace []byte, bench, consumer map[int]bool, fd, lineLen int) []lineSplit {
-	write := "(fd: " + traceNum(fd) + ", "
-	count := "count: " + traceNum(lineLen) + ")"
 	read := fmt.Sprintf("-> 0x%x", lineLen) // a return is always in hexadecimal
 	var out []lineSplit
 	var w0, r1 time.Duration
@@ -126,39 +150,36 @@ func splitLines(trace []byte, bench, consumer map[int]bool, fd, lineLen int) []l
 		usec, _ := strconv.ParseInt(m[4], 10, 64)
 		at := time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
 		event, rest := m[5], m[6]
+		count, _ := traceArg(rest, "count")
 		switch {
-		case bench[tid] && event == "sys_write" && strings.HasPrefix(rest, write) && strings.HasSuffix(rest, count):
+		case bench[tid] && event == "sys_write" && count == int64(lineLen):
+			if f, _ := traceArg(rest, "fd"); f != int64(fd) {
+				continue
+			}
+			if state == 2 { // the last line's write to the file was not seen
+				out = out[:len(out)-1]
+			}
 			w0, cpu0, state = at, cpu, 1
 		case state == 1 && consumer[tid] && event == "sys_read" && strings.TrimSpace(rest) == read:
 			r1, state = at, 2
 			out = append(out, lineSplit{wake: r1 - w0, otherCPU: cpu != cpu0})
-		case state == 2 && consumer[tid] && event == "sys_write" && strings.HasSuffix(rest, count):
+		case state == 2 && consumer[tid] && event == "sys_write" && count == int64(lineLen):
 			out[len(out)-1].work = at - r1
 			state = 0
 		}
 	}
-	// A line whose write was not seen (the buffer filled) tells nothing.
-	if state != 0 && len(out) > 0 {
+	if state == 2 { // the last line's write was not seen (the buffer filled)
 		out = out[:len(out)-1]
 	}
 	return out
 }
 
-// traceNum is n as ftrace prints a syscall's argument: decimal
-// below 10, hexadecimal above.
-func traceNum(n int) string {
-	if n < 10 {
-		return strconv.Itoa(n)
-	}
-	return fmt.Sprintf("0x%x", n)
-}
-
-// printSplit prints, per consumer, the share of lines woken on the other
+// printSplit prints, per consumer, the share of lines woken on another
 // CPU and the wake-up and work on each side.
 func printSplit(w io.Writer, names []string, splits map[string][]lineSplit) {
 	fmt.Fprintln(w, "\n#### Where a line's time goes, on the kernel's clock (ftrace)")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| consumer | lines | woken on the writer's CPU: share, p50, p99 | woken on the other CPU: share, p50, p99 | read to write: p50, p99 |")
+	fmt.Fprintln(w, "| consumer | lines | woken on the writer's CPU: share, p50, p99 | woken on another CPU: share, p50, p99 | read to write: p50, p99 |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 	for _, name := range names {
 		ls := splits[name]
@@ -178,9 +199,10 @@ func printSplit(w io.Writer, names []string, splits map[string][]lineSplit) {
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s, %s |\n", name, len(ls), shareCell(same, len(ls)), shareCell(other, len(ls)),
 			us(sortedQ(work, 0.5)), us(sortedQ(work, 0.99)))
 	}
-	fmt.Fprintln(w, "\nWoken: from the bench's write(2) of the line into the pipe to the consumer's read(2) returning it. Read to write: from there to the consumer's write(2) of the line to the file (the consumer's own work). A consumer woken on the other CPU waits for that CPU to be interrupted and, if it was idle, to come out of idle.")
+	fmt.Fprintln(w, "\nWoken: from the bench's write(2) of the line into the pipe to the consumer's read(2) returning it. Read to write: from there to the consumer's write(2) of the line to the file (the consumer's own work). A consumer woken on another CPU waits for that CPU to be interrupted and, if it was idle, to come out of idle; -command-awake keeps the CPUs out of idle.")
 }
 
+// shareCell is the share of ds in of lines, and their p50 and p99.
 func shareCell(ds []time.Duration, of int) string {
 	if len(ds) == 0 {
 		return "0%"
@@ -188,6 +210,7 @@ func shareCell(ds []time.Duration, of int) string {
 	return fmt.Sprintf("%.0f%%, %s, %s", 100*float64(len(ds))/float64(of), us(sortedQ(ds, 0.5)), us(sortedQ(ds, 0.99)))
 }
 
+// sortedQ is quantile q of ds, which it leaves unsorted.
 func sortedQ(ds []time.Duration, q float64) time.Duration {
 	ds = slices.Clone(ds)
 	slices.Sort(ds)

@@ -3,7 +3,7 @@
 package main
 
 import (
-	"fmt"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,11 +53,15 @@ func TestTraceSplitsEveryLine(t *testing.T) {
 // rounds run (its idle time in /proc/stat does not grow), and the busy loops
 // are gone afterwards.
 func TestKeepCPUsAwake(t *testing.T) {
-	if _, err := exec.LookPath("chrt"); err != nil {
-		t.Skip("no chrt (util-linux)")
+	for _, tool := range []string{"taskset", "chrt"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s (util-linux)", tool)
+		}
 	}
 	stop, err := keepCPUsAwake()
 	require.NoError(t, err)
+	t.Cleanup(stop)
+	require.NotEmpty(t, children(t), "busy loops running")
 	time.Sleep(100 * time.Millisecond) // the loops get going; not an assertion
 	before := idleTicks(t)
 	time.Sleep(500 * time.Millisecond) // the span over which idle time is read
@@ -66,9 +70,31 @@ func TestKeepCPUsAwake(t *testing.T) {
 	for cpu, n := range after {
 		assert.LessOrEqual(t, n-before[cpu], int64(2), "cpu%d: idle ticks in 0.5 s (1/100 s each)", cpu)
 	}
-	children, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/children", os.Getpid()))
+	assert.Empty(t, children(t), "processes left")
+}
+
+// children returns the pids of the test's child processes, from /proc.
+func children(t *testing.T) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
 	require.NoError(t, err)
-	assert.Empty(t, strings.TrimSpace(string(children)), "processes left")
+	var kids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // it ended
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so after its ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+			kids = append(kids, pid)
+		}
+	}
+	return kids
 }
 
 // idleTicks returns each CPU's idle time from /proc/stat, in USER_HZ ticks.
@@ -90,4 +116,19 @@ func idleTicks(t *testing.T) map[int]int64 {
 	}
 	require.NotEmpty(t, idle)
 	return idle
+}
+
+// TestTraceArgBothFormats: a syscall's arguments as kernels print them,
+// newer ones in decimal below 10 and with 0x above, older ones in bare hex.
+func TestTraceArgBothFormats(t *testing.T) {
+	for _, rest := range []string{"(fd: 8, buf: 0x3aa0, count: 0x64)", "(fd: 8, buf: 3aa0, count: 64)"} {
+		fd, ok := traceArg(rest, "fd")
+		assert.True(t, ok, rest)
+		assert.Equal(t, int64(8), fd, rest)
+		count, ok := traceArg(rest, "count")
+		assert.True(t, ok, rest)
+		assert.Equal(t, int64(100), count, rest)
+	}
+	_, ok := traceArg("-> 0x64", "count")
+	assert.False(t, ok)
 }

@@ -114,6 +114,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		stop := handleSignals(w, rep)
 		if f, ok := stdin.(*os.File); ok {
 			growPipe(f)
+			p.newSlices = true // os.Stdin: a blocking read, unless it came non-blocking
 		}
 		err = p.run(stdin)
 		stop()

@@ -25,7 +25,8 @@ type pump struct {
 	tee       io.Writer // nil: no copy to stdout (or no more: it failed)
 	maxLine   int
 	maxBuffer int
-	writeCap  int // the most one Write holds (see writeMax)
+	writeCap  int  // the most one Write holds (see writeMax)
+	newSlices bool // the input blocks in read(2): see newSliceEvery
 	rep       *reporter
 	retryMin  time.Duration
 	retryMax  time.Duration
@@ -75,7 +76,7 @@ func (p *pump) readLoop(r io.Reader) error {
 	n := 0 // bytes of buf in use: an incomplete line
 	slice := time.Now()
 	for {
-		if now := time.Now(); now.Sub(slice) >= newSliceEvery {
+		if now := time.Now(); p.newSlices && now.Sub(slice) >= newSliceEvery {
 			runtime.Gosched()
 			slice = now
 		}
@@ -111,14 +112,15 @@ func (p *pump) queueLines(b []byte) int {
 	return copy(b, b[start:])
 }
 
-// newSliceEvery is how often the reading goroutine starts a new scheduling
-// slice. A read of a pipe blocks in the kernel and never parks it, so to the
-// runtime it looks like one goroutine running for ever; once it has run
-// 10 ms on one slice, the runtime's monitor (sysmon) takes its P during each
-// read, goes to sleep, and must be woken when the read returns: one more
-// thread woken in the way of every line. A new slice at least this often
-// keeps the P for lines less than 8 ms apart (on two CPUs or more: the
-// monitor also takes the last P of a busy machine).
+// newSliceEvery is how often a reader of a blocking input (stdin) starts a
+// new scheduling slice (Gosched). Its read blocks in the kernel and never
+// parks the goroutine, so to the runtime it runs on one slice for ever;
+// after 10 ms the runtime's monitor (sysmon) takes its P during each read,
+// goes to sleep, and must be woken when the read returns: a thread woken in
+// the way of every line. A new slice this often keeps the P for lines less
+// than 8 ms apart, while the process has another P idle (GOMAXPROCS >= 2);
+// a read longer than 10 ms loses it anyway. The Gosched wakes an idle
+// thread in turn, but after the line is written, not before.
 const newSliceEvery = 2 * time.Millisecond
 
 // enqueueCut queues lines (ending in '\n'), cutting any longer than maxLine.
