@@ -250,7 +250,7 @@ func lineLatency(c consumer, dir string, lines int, every time.Duration, trace b
 	defer pipe.Close()
 	var kt *kernelTrace
 	if trace {
-		if kt, err = startTrace(os.Getpid(), cmd.Process.Pid); err != nil {
+		if kt, err = startTrace(); err != nil {
 			return nil, nil, err
 		}
 		defer func() { // on an error before the trace is read

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,39 +30,29 @@ const tracefs = "/sys/kernel/tracing"
 var traceEvents = []string{"syscalls:sys_enter_write", "syscalls:sys_exit_read"}
 
 // kernelTrace is a private ftrace instance (tracefs/instances/NAME): its
-// own buffer, events, pid filter and clock, so the system's tracing
-// settings are never touched, and removing it undoes everything.
+// own buffer, events and clock, so the system's tracing settings are never
+// touched, and removing it undoes everything.
 type kernelTrace struct{ dir string }
 
 // traceInstance names the instance; one left by a killed run is removed first.
 const traceInstance = "watchedfile-bench"
 
-// startTrace records traceEvents of the threads of pids (and the threads they
-// start) into a fresh instance's buffer; no reader runs meanwhile, so the
-// machine stays as idle as it was. The clock is global: a line's events
-// come from two CPUs.
-func startTrace(pids ...int) (*kernelTrace, error) {
+// startTrace records traceEvents into a fresh instance's buffer; no reader
+// runs meanwhile, so the machine stays as idle as it was. All tasks are
+// recorded: a Go consumer starts threads while it runs, and a filter on
+// thread ids loses lines (seen). The clock is global: a line's events come
+// from two CPUs.
+func startTrace() (*kernelTrace, error) {
 	t := &kernelTrace{dir: filepath.Join(tracefs, "instances", traceInstance)}
 	os.Remove(t.dir)
 	if err := os.Mkdir(t.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("ftrace instance (root, tracefs at %s): %w", tracefs, err)
 	}
-	var tids []string
-	for _, pid := range pids {
-		ids, err := tasks(pid)
-		if err != nil {
-			t.remove()
-			return nil, err
-		}
-		for id := range ids {
-			tids = append(tids, strconv.Itoa(id))
-		}
-	}
+	// Per CPU; a round of 1,000 lines on an idle machine records about 2 MB.
+	perCPU := max(1024, 16384/runtime.NumCPU())
 	steps := []struct{ file, value string }{
-		{"buffer_size_kb", "2048"}, // per CPU: a round of 1,000 lines takes well under 1 MB
+		{"buffer_size_kb", strconv.Itoa(perCPU)},
 		{"trace_clock", "global"},
-		{"options/event-fork", "1"},
-		{"set_event_pid", strings.Join(tids, " ")},
 		{"set_event", strings.Join(traceEvents, "\n")},
 		{"tracing_on", "1"},
 	}
