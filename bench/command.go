@@ -135,11 +135,7 @@ func runLatency(w io.Writer, cs []consumer, tmp string, cfg commandConfig) error
 		fmt.Fprintln(w, "CPUs kept out of idle: a busy loop per CPU at SCHED_IDLE priority, which any task woken there preempts at once, so that no wake-up waits for a CPU to leave idle.")
 	}
 	if cfg.Trace {
-		var names []string
-		for _, c := range cs {
-			names = append(names, c.name)
-		}
-		printSplit(w, names, splits)
+		printSplit(w, cs, splits)
 	}
 	return nil
 }

@@ -167,12 +167,13 @@ func splitLines(trace []byte, bench, consumer map[int]bool, fd, lineLen int) []l
 
 // printSplit prints, per consumer, the share of lines woken on another
 // CPU and the wake-up and work on each side.
-func printSplit(w io.Writer, names []string, splits map[string][]lineSplit) {
+func printSplit(w io.Writer, cs []consumer, splits map[string][]lineSplit) {
 	fmt.Fprintln(w, "\n#### Where a line's time goes, on the kernel's clock (ftrace)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| consumer | lines | woken on the writer's CPU: share, p50, p99 | woken on another CPU: share, p50, p99 | read to write: p50, p99 |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
-	for _, name := range names {
+	for _, c := range cs {
+		name := c.name
 		ls := splits[name]
 		if len(ls) == 0 {
 			fmt.Fprintf(w, "| %s | 0 | | | |\n", name)

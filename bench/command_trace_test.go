@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -61,8 +61,16 @@ func TestKeepCPUsAwake(t *testing.T) {
 	stop, err := keepCPUsAwake()
 	require.NoError(t, err)
 	t.Cleanup(stop)
-	require.NotEmpty(t, children(t), "busy loops running")
-	time.Sleep(100 * time.Millisecond) // the loops get going; not an assertion
+	loops := children(t)
+	require.NotEmpty(t, loops, "busy loops")
+	require.Eventually(t, func() bool { // every loop has been on a CPU
+		for _, l := range loops {
+			if st, err := l.Stat(); err != nil || st.UTime == 0 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "busy loops running")
 	before := idleTicks(t)
 	time.Sleep(500 * time.Millisecond) // the span over which idle time is read
 	after := idleTicks(t)
@@ -73,25 +81,15 @@ func TestKeepCPUsAwake(t *testing.T) {
 	assert.Empty(t, children(t), "processes left")
 }
 
-// children returns the pids of the test's child processes, from /proc.
-func children(t *testing.T) []int {
+// children returns the test's child processes (procfs reads /proc).
+func children(t *testing.T) []procfs.Proc {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
+	procs, err := procfs.AllProcs()
 	require.NoError(t, err)
-	var kids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue // it ended
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so after its ')'.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
-			kids = append(kids, pid)
+	var kids []procfs.Proc
+	for _, p := range procs {
+		if st, err := p.Stat(); err == nil && st.PPID == os.Getpid() {
+			kids = append(kids, p)
 		}
 	}
 	return kids

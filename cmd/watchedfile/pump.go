@@ -76,9 +76,11 @@ func (p *pump) readLoop(r io.Reader) error {
 	n := 0 // bytes of buf in use: an incomplete line
 	slice := time.Now()
 	for {
-		if now := time.Now(); p.newSlices && now.Sub(slice) >= newSliceEvery {
-			runtime.Gosched()
-			slice = now
+		if p.newSlices {
+			if now := time.Now(); now.Sub(slice) >= newSliceEvery {
+				runtime.Gosched()
+				slice = now
+			}
 		}
 		m, err := r.Read(buf[n:])
 		n += m

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -51,7 +51,10 @@ func TestALineDoesNotWakeTheRuntimeMonitor(t *testing.T) {
 			time.Sleep(20 * time.Microsecond)
 		}
 	}
-	for range 20 { // the runtime's threads are started
+	// Warm-up at the rounds' pace: the runtime's threads are started and
+	// the monitor has backed off from its start-up polling.
+	for range 50 {
+		time.Sleep(2 * time.Millisecond)
 		send()
 	}
 	monitor := runtimeMonitor(t, cmd.Process.Pid)
@@ -97,27 +100,18 @@ func runtimeMonitor(t *testing.T, pid int) int {
 }
 
 // threadSleeps returns the voluntary context switches of each thread of
-// process pid.
+// process pid (procfs reads /proc).
 func threadSleeps(t *testing.T, pid int) map[int]int {
 	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	tasks, err := os.ReadDir(dir)
+	threads, err := procfs.AllThreads(pid)
 	require.NoError(t, err)
 	sleeps := map[int]int{}
-	for _, task := range tasks {
-		tid, err := strconv.Atoi(task.Name())
-		require.NoError(t, err)
-		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "status"))
+	for _, th := range threads {
+		st, err := th.NewStatus()
 		if err != nil {
 			continue // the thread ended
 		}
-		for _, l := range bytes.Split(b, []byte("\n")) {
-			if v, ok := bytes.CutPrefix(l, []byte("voluntary_ctxt_switches:")); ok {
-				n, err := strconv.Atoi(string(bytes.TrimSpace(v)))
-				require.NoError(t, err)
-				sleeps[tid] = n
-			}
-		}
+		sleeps[th.PID] = int(st.VoluntaryCtxtSwitches)
 	}
 	return sleeps
 }
