@@ -425,6 +425,7 @@ func TestIntegrationSymlink(t *testing.T) {
 	// The attack, as nobody: a symlink renamed over the log.
 	attack := exec.Command("sh", "-c", `ln -s "$1" "$2.tmp" && mv -T "$2.tmp" "$2"`, "sh", secret, log)
 	attack.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	attack.Dir = dir // not the checkout, which nobody may not enter
 	if out, err := attack.CombinedOutput(); err != nil {
 		t.Fatalf("attack as nobody: %v: %s", err, out)
 	}

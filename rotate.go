@@ -222,13 +222,25 @@ func (w *Writer) createFile(name string) (*os.File, fs.FileInfo, error) {
 	return f, info, nil
 }
 
-// newest returns the start of the newest dated file, or the zero time.
+// newest returns the start of the newest dated file, or the zero time. The
+// file the link names counts even if it was removed: its name was given,
+// and a new file must not take it (a shipper would take the new file for
+// the old one), though the clock may still be in the millisecond it says.
 func (r *rotator) newest() (time.Time, error) {
 	files, err := r.list()
-	if err != nil || len(files) == 0 {
+	if err != nil {
 		return time.Time{}, err
 	}
-	return files[len(files)-1].start, nil
+	var newest time.Time
+	if len(files) > 0 {
+		newest = files[len(files)-1].start
+	}
+	if target, err := os.Readlink(filepath.Join(r.names.dir, r.names.live)); err == nil {
+		if t, _, ok := r.names.parse(filepath.Base(target)); ok && t.After(newest) {
+			newest = t
+		}
+	}
+	return newest, nil
 }
 
 // A datedFile is a file of the path's, rotated or live.

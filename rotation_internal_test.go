@@ -3,6 +3,7 @@ package watchedfile
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
@@ -226,4 +227,26 @@ func TestTimeRotationAfterDowntime(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no rotation at the first look")
 	}
+}
+
+// A live file removed in the millisecond it was started is not followed by
+// a file of the same name: its name was taken, whatever the clock says.
+// (Seen once as TestRotationLiveFileRemoved/target failing in 0.01 s.)
+func TestRemovedLiveFileNameNotReused(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("without symlinks the live file has no dated name")
+	}
+	var clock testClock
+	clock.set(time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)) // stands still
+	path := filepath.Join(t.TempDir(), "app.log")
+	w, err := Open(path, WithRotation(Rotation{MaxSize: 1 << 20}), WithCreateDelay(0), withClock(clock.now))
+	require.NoError(t, err)
+	defer w.Close()
+	first, err := os.Readlink(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(filepath.Dir(path), first)))
+	require.Eventually(t, func() bool { return w.Stats().Reopens > 0 }, 10*time.Second, time.Millisecond)
+	now, err := os.Readlink(path)
+	require.NoError(t, err)
+	assert.NotEqual(t, first, now, "the removed file's name was given to the new one")
 }

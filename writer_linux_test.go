@@ -246,6 +246,7 @@ func TestFallsBackToPollingWithoutInotify(t *testing.T) {
 	cmd := exec.Command(worldCopyOfTestBinary(t), "-test.run=^TestChildProcess$")
 	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=no-inotify", "WATCHEDFILE_PATH="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	cmd.Dir = dir // not the checkout, which nobody may not enter
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "backend=polling")

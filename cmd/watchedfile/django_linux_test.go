@@ -60,7 +60,7 @@ func TestDjangoGunicornLogrotate(t *testing.T) {
 	require.Zero(t, with.torn, "torn lines")
 	require.Zero(t, with.logrotateErrors, "logrotate failed: %s", with.logrotateOutput)
 	require.Zero(t, with.backups, ".backup files")
-	require.Greater(t, with.requests, 1000)
+	require.Equal(t, requests, with.requests, "every request sent")
 	require.GreaterOrEqual(t, with.files, 20, "20 rotations, 20 files besides the log")
 }
 
@@ -89,6 +89,14 @@ func appUser(t *testing.T) (uint32, uint32) {
 	require.NoError(t, err)
 	return uint32(uid), uint32(gid)
 }
+
+// The story's load: a fixed number of requests, in blocks, with a rotation
+// between two blocks.
+const (
+	rotations = 20
+	block     = 100
+	requests  = (rotations + 1) * block
+)
 
 type story struct {
 	python      string
@@ -151,6 +159,7 @@ func runStory(t *testing.T, s story) result {
 	}
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr                                   // Python's "--- Logging error ---" reports land here
+	cmd.Dir = appDir                                      // not the checkout's directory, which app may not enter
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, // cleanup kills gunicorn too
 		Credential: &syscall.Credential{Uid: s.uid, Gid: s.gid, Groups: []uint32{}}}
 	require.NoError(t, cmd.Start())
@@ -163,19 +172,44 @@ func runStory(t *testing.T, s story) result {
 			<-exited
 		}
 	})
+	// output is what the service said: on its stderr, and under
+	// watchedfile in the log, where gunicorn's own output goes.
+	output := func() string {
+		out := "stderr:\n" + readFile(stderrFile)
+		if s.watchedfile {
+			out += "\nthe log's last lines:\n" + lastLines(readFile(log), 20)
+		}
+		return out
+	}
+	// waitFor waits for cond, failing the test with the service's exit
+	// status and output if it exits first or the deadline passes.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for !cond() {
+			select {
+			case err := <-exited:
+				stopped = true
+				t.Fatalf("%s: the service exited (%v); %s", what, err, output())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within a minute; the service's %s", what, output())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 
 	url := "http://127.0.0.1:" + port + "/r?id="
 	client := &http.Client{Timeout: 10 * time.Second}
-	require.Eventually(t, func() bool {
+	waitFor("gunicorn to answer", func() bool {
 		resp, err := client.Get(url + "0")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
-	}, 30*time.Second, 50*time.Millisecond, "gunicorn did not answer; its output: %s", readFile(stderrFile))
-	var next atomic.Int64 // request ids; 0 is the readiness probe's
-	next.Store(1)
+	})
 
 	conf := filepath.Join(base, "logrotate.conf")
 	require.NoError(t, os.WriteFile(conf, []byte(log+` {
@@ -187,29 +221,41 @@ func runStory(t *testing.T, s story) result {
 }
 `), 0o644))
 
-	// The load: 8 clients until the rotations are done, bounded.
-	const maxRequests = 20000
+	// The load: a fixed number of requests from 8 clients, in 21 blocks,
+	// with a rotation between two blocks while the next one is under way:
+	// the clients may run one block ahead of the rotations, never more, so
+	// every rotation meets requests in flight, however fast or loaded the
+	// machine is.
 	var (
 		mu       sync.Mutex
-		answered = map[int64]int{} // id -> status
-		done     = make(chan struct{})
+		gate     = sync.NewCond(&mu)
+		allowed  = int64(2 * block) // ids the clients may send now
+		answered = map[int64]int{}  // id -> status
 		wg       sync.WaitGroup
+		next     atomic.Int64 // request ids; 0 is the readiness probe's
+		count    atomic.Int64
 	)
-	var count atomic.Int64
+	next.Store(1)
+	t.Cleanup(func() { // a test that failed midway lets its clients go
+		mu.Lock()
+		allowed = requests
+		gate.Broadcast()
+		mu.Unlock()
+	})
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
 				id := next.Add(1) - 1
-				if id > maxRequests {
+				if id > requests {
 					return
 				}
+				mu.Lock()
+				for id > allowed {
+					gate.Wait()
+				}
+				mu.Unlock()
 				status := 0
 				resp, err := client.Get(url + strconv.FormatInt(id, 10))
 				if err == nil {
@@ -225,18 +271,18 @@ func runStory(t *testing.T, s story) result {
 		}()
 	}
 	var rotateOut bytes.Buffer
-	for range 20 {
-		at := count.Load()
-		require.Eventually(t, func() bool { return count.Load() >= at+50 }, 30*time.Second, time.Millisecond, "the load stalled")
+	for k := int64(1); k <= rotations; k++ {
+		waitFor(fmt.Sprintf("block %d of the requests", k), func() bool { return count.Load() >= k*block })
 		out, err := exec.Command("logrotate", "-f", "-s", filepath.Join(base, "state"), conf).CombinedOutput()
 		if err != nil || len(out) > 0 {
 			r.logrotateErrors++
 			fmt.Fprintf(&rotateOut, "%v: %s\n", err, out)
 		}
+		mu.Lock()
+		allowed = (k + 2) * block
+		gate.Broadcast()
+		mu.Unlock()
 	}
-	at := count.Load()
-	require.Eventually(t, func() bool { return count.Load() >= at+50 }, 30*time.Second, time.Millisecond, "the load stalled")
-	close(done)
 	wg.Wait()
 	r.logrotateOutput = rotateOut.String()
 
@@ -246,7 +292,7 @@ func runStory(t *testing.T, s story) result {
 	case err := <-exited:
 		stopped = true
 		if s.watchedfile {
-			require.NoError(t, err, "watchedfile passes on gunicorn's status 0; output: %s", readFile(stderrFile))
+			require.NoError(t, err, "watchedfile passes on gunicorn's status 0; %s", output())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the service did not stop on SIGTERM")
@@ -312,6 +358,12 @@ func readLines(t *testing.T, path string) []string {
 	}
 	require.NoError(t, sc.Err(), path)
 	return lines
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "")
 }
 
 func readFile(path string) string {
