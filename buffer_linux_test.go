@@ -21,7 +21,7 @@ import (
 func mountTmpfs(t *testing.T, dir, size string) string {
 	t.Helper()
 	requireRoot(t)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0755", "tmpfs", dir).CombinedOutput(); err != nil {
 		unsupported(t, fmt.Sprintf("cannot mount a tmpfs: %v: %s", err, out))
 	}
 	t.Cleanup(func() {

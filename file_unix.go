@@ -3,6 +3,8 @@
 package watchedfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"syscall"
 
@@ -61,7 +63,51 @@ func blockingIfRegular(fd int) error {
 	return unix.SetNonblock(fd, false)
 }
 
-// openRead opens path for reading, not following a symlink there.
-func openRead(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+// nodeOf returns what the rules of safety.go need of fi, from lstat or stat.
+func nodeOf(fi fs.FileInfo) (node, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return node{}, false
+	}
+	return node{uid: st.Uid, mode: fi.Mode(), nlink: uint64(st.Nlink)}, true
+}
+
+// euid is the process's effective user.
+func euid() uint32 { return uint32(os.Geteuid()) }
+
+// fchown gives the file fd holds, which the caller just created, to uid and
+// gid, where set (0 leaves it to the process).
+func fchown(fd, uid, gid int) error {
+	if uid == 0 && gid == 0 {
+		return nil
+	}
+	if err := unix.Fchown(fd, orUnchanged(uid), orUnchanged(gid)); err != nil {
+		return &os.SyscallError{Syscall: "fchown", Err: err}
+	}
+	return nil
+}
+
+// orUnchanged is id, or -1 (unchanged, for chown) if id is 0.
+func orUnchanged(id int) int {
+	if id == 0 {
+		return -1
+	}
+	return id
+}
+
+// renameNoReplace gives the file at old the name new, unless new exists:
+// a hard link, then old removed. Where the file system has no hard links,
+// it looks first and renames: a name made in between is replaced.
+func renameNoReplace(old, new string) error {
+	err := os.Link(old, new)
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EOPNOTSUPP) {
+		if _, lerr := os.Lstat(new); !errors.Is(lerr, fs.ErrNotExist) {
+			return &os.LinkError{Op: "rename", Old: old, New: new, Err: fs.ErrExist}
+		}
+		return os.Rename(old, new)
+	}
+	if err != nil {
+		return err
+	}
+	return os.Remove(old)
 }

@@ -419,7 +419,7 @@ func TestIntegrationSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := filepath.Join(logDir, "app.log")
-	p := integStartWriter(t, integWriterConfig{Paths: []string{log}})
+	p := integStartWriter(t, integWriterConfig{Paths: []string{log}, SharedDir: true})
 	p.waitAcked(50)
 
 	// The attack, as nobody: a symlink renamed over the log.

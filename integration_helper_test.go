@@ -186,6 +186,9 @@ func integWriterMain() int {
 	if d := integEnvDur("INTEG_CREATE_DELAY", -1); d >= 0 {
 		opts = append(opts, watchedfile.WithCreateDelay(d))
 	}
+	if os.Getenv("INTEG_SHARED_DIR") != "" {
+		opts = append(opts, watchedfile.WithSharedDir())
+	}
 	if os.Getenv("INTEG_MKDIR") != "" {
 		opts = append(opts, watchedfile.WithMkdirAll(0o755))
 	}

@@ -93,6 +93,7 @@ type integWriterConfig struct {
 	HasCreate   bool
 	Nofile      int           // RLIMIT_NOFILE, if set
 	MkdirAll    bool          // WithMkdirAll
+	SharedDir   bool          // WithSharedDir
 	Uid         int           // run as this uid (and gid), if set
 	IDBase      int           // first writer goroutine id: another process on the same log uses those below
 	Check       time.Duration // WithCheckInterval, if set
@@ -147,6 +148,9 @@ func integStartWriter(t *testing.T, cfg integWriterConfig) *integProc {
 	}
 	if cfg.Nofile > 0 {
 		set("INTEG_NOFILE", cfg.Nofile)
+	}
+	if cfg.SharedDir {
+		set("INTEG_SHARED_DIR", 1)
 	}
 	if cfg.MkdirAll {
 		set("INTEG_MKDIR", 1)

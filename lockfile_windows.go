@@ -7,10 +7,14 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// lock takes LockFileEx's exclusive lock on the first byte of f.
-func lock(f *os.File, wait bool) error {
-	flags := uint32(windows.LOCKFILE_EXCLUSIVE_LOCK)
-	if !wait {
+// lock takes LockFileEx's lock on the first byte of f, exclusive unless
+// how.shared.
+func lock(f *os.File, how lockHow) error {
+	var flags uint32
+	if !how.shared {
+		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK
+	}
+	if !how.wait {
 		flags |= windows.LOCKFILE_FAIL_IMMEDIATELY
 	}
 	rc, err := f.SyscallConn()
@@ -30,6 +34,3 @@ func lock(f *os.File, wait bool) error {
 	}
 	return nil
 }
-
-// chown does nothing: Windows has no Unix owners.
-func chown(*os.File, int, int) error { return nil }

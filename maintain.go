@@ -61,25 +61,51 @@ func (r *rotator) callOnRotate() {
 }
 
 // maintainOnce removes what the limits say, then compresses what it may. It
-// reports whether work is left for later.
+// reports whether work is left for later. Its failures are reported once
+// each, as long as they repeat (see quietReporter).
 func (w *Writer) maintainOnce() (again bool) {
 	r := w.rot
-	unlock, err := lockFile(r.maintPath, w.cfg.mode, r.UID, r.GID, false, 0, false)
+	unlock, err := lockFile(r.maintPath, r.locks, false)
 	if errors.Is(err, errLockBusy) {
-		return true // another process maintains: look again, in case it stops
+		// Another process maintains: look again, in case it stops.
+		if r.busySince.IsZero() {
+			r.busySince = time.Now()
+		} else if time.Since(r.busySince) > maintainStall {
+			r.maintQuiet.report(w, fmt.Errorf("%w (the maintenance lock, for over %v): maintain %s", ErrRotationStalled, maintainStall, w.path))
+		}
+		return true
 	}
+	r.busySince = time.Time{}
 	if err != nil {
-		w.report(fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
+		r.maintQuiet.report(w, fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
 		return true
 	}
 	defer unlock()
+	var errs []error
+	fail := func(err error) {
+		errs = append(errs, err)
+		again = true
+	}
+	defer func() {
+		if err := errors.Join(errs...); err != nil {
+			r.maintQuiet.report(w, err)
+		} else {
+			r.maintQuiet.clear()
+		}
+	}()
 	r.removeStale(tmpSuffix)
-	backups, err := r.backups()
+	backups, foreign, err := r.backups()
 	if err != nil {
-		w.report(fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
+		fail(fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
 		return true
 	}
-	backups = w.retain(backups)
+	if len(foreign) > 0 {
+		// Not an error to retry, but worth a word: someone else named
+		// files like this Writer's.
+		errs = append(errs, fmt.Errorf("watchedfile: maintain %s: %w: %d files named like its rotated files are not its own, left alone (%s...)",
+			w.path, ErrUnsafeFile, len(foreign), foreign[0]))
+	}
+	backups = w.retain(backups, fail)
 	for _, b := range slices.Backward(backups) { // oldest first
 		if !r.Compress || b.compressed {
 			continue
@@ -91,8 +117,7 @@ func (w *Writer) maintainOnce() (again bool) {
 		busy, err := w.compress(b.name)
 		switch {
 		case err != nil:
-			w.report(fmt.Errorf("watchedfile: compress %s: %w", filepath.Join(r.names.dir, b.name), err))
-			again = true
+			fail(fmt.Errorf("watchedfile: compress %s: %w", filepath.Join(r.names.dir, b.name), err))
 		case busy:
 			again = true
 		}
@@ -105,6 +130,10 @@ func (w *Writer) maintainOnce() (again bool) {
 	return again
 }
 
+// maintainStall is how long the maintenance lock may be found held, in a
+// row, before it is reported (ErrRotationStalled).
+const maintainStall = time.Minute
+
 // A backup is a rotated file, compressed or not.
 type backup struct {
 	datedFile
@@ -112,13 +141,15 @@ type backup struct {
 	modTime time.Time
 }
 
-// backups returns the rotated files, newest first, leaving out the live one
-// (the link's target) and a file whose compressed copy is complete, which
-// it removes (a process stopped between the copy's rename and the removal).
-func (r *rotator) backups() ([]backup, error) {
-	files, err := r.list()
+// backups returns the rotated files of the rotation's own, newest first,
+// leaving out the live one (the link's target) and a file whose compressed
+// copy is complete, which it removes (a process stopped between the copy's
+// rename and the removal); and the names of the entries named like them
+// that are not its own (see rotator.list).
+func (r *rotator) backups() ([]backup, []string, error) {
+	files, foreign, err := r.list()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	live, _ := os.Readlink(filepath.Join(r.names.dir, r.names.live))
 	var bs []backup
@@ -128,7 +159,7 @@ func (r *rotator) backups() ([]backup, error) {
 			continue
 		}
 		if !f.compressed && i+1 < len(files) && files[i+1].compressed && files[i+1].start.Equal(f.start) {
-			os.Remove(filepath.Join(r.names.dir, f.name))
+			r.files.trust.removeOwn(filepath.Join(r.names.dir, f.name), 0)
 			continue
 		}
 		fi, err := os.Lstat(filepath.Join(r.names.dir, f.name))
@@ -137,12 +168,13 @@ func (r *rotator) backups() ([]backup, error) {
 		}
 		bs = append(bs, backup{f, fi.Size(), fi.ModTime()})
 	}
-	return bs, nil
+	return bs, foreign, nil
 }
 
 // retain removes the backups beyond MaxBackups, MaxAge and MaxTotalSize,
-// oldest first, and returns those kept.
-func (w *Writer) retain(bs []backup) []backup {
+// oldest first, and returns those kept; fail is told of a removal that
+// failed.
+func (w *Writer) retain(bs []backup, fail func(error)) []backup {
 	r := w.rot
 	var kept []backup
 	var total int64
@@ -156,8 +188,8 @@ func (w *Writer) retain(bs []backup) []backup {
 			kept = append(kept, b)
 			continue
 		}
-		if err := os.Remove(filepath.Join(r.names.dir, b.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			w.report(fmt.Errorf("watchedfile: remove %w", err))
+		if err := r.files.trust.removeOwn(filepath.Join(r.names.dir, b.name), 0); err != nil {
+			fail(fmt.Errorf("watchedfile: %w", err))
 		}
 	}
 	return kept
@@ -173,7 +205,8 @@ const (
 // removeStale removes the hidden files of dated files ending in suffix
 // that a process killed in the middle of writing them left: compressed
 // copies (tmpSuffix; the maintenance lock says nobody writes one now), new
-// files with a header (newSuffix; the rotation lock).
+// files with a header (newSuffix; the rotation lock). Only the rotation's
+// own are removed.
 func (r *rotator) removeStale(suffix string) {
 	entries, err := os.ReadDir(r.names.dir)
 	if err != nil {
@@ -183,23 +216,29 @@ func (r *rotator) removeStale(suffix string) {
 		name := e.Name()
 		if rest, ok := strings.CutPrefix(name, "."); ok && strings.HasSuffix(rest, suffix) {
 			if _, _, dated := r.names.parse(strings.TrimSuffix(rest, suffix)); dated {
-				os.Remove(filepath.Join(r.names.dir, name))
+				r.files.trust.removeOwn(filepath.Join(r.names.dir, name), 0)
 			}
 		}
 	}
 }
 
 // compress compresses the rotated file name into name+extension, if no
-// writer holds it open: into a temporary file, synced, renamed, the
-// directory synced, and only then the source removed, so that a process
-// killed midway leaves the source, or the whole copy. A reader that has it
-// open keeps reading it through its descriptor. busy says a writer holds it.
+// writer holds it open: into a temporary file with the source's mode,
+// synced, given its name if nothing has it, the directory synced, and only
+// then the source removed, so that a process killed midway leaves the
+// source, or the whole copy. Whoever opens the source for writing meanwhile
+// breaks the lease: the compressor looks every chunk, after its last read
+// and once more before it removes the source, and leaves the source as it
+// was if someone did. A reader that has it open keeps reading it through
+// its descriptor. busy says a writer holds it.
 func (w *Writer) compress(name string) (busy bool, err error) {
 	r := w.rot
 	src := filepath.Join(r.names.dir, name)
 	dst := src + r.names.zext
 	tmp := filepath.Join(r.names.dir, "."+name+r.names.zext+tmpSuffix)
-	f, err := openRead(src)
+	how := r.files
+	how.flag = os.O_RDONLY
+	f, err := openFile(src, how)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return false, nil // removed meanwhile
@@ -207,19 +246,27 @@ func (w *Writer) compress(name string) (busy bool, err error) {
 		return false, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
 	alone, still, release, err := holdAlone(f)
 	if err != nil || !alone {
 		return err == nil, err
 	}
 	defer release()
-	out, err := openFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, w.cfg.mode, false, 0)
+	how.flag, how.perm = os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm()
+	out, err := openFile(tmp, how)
 	if err != nil {
 		return false, err
 	}
 	in := &aloneReader{f: f, still: still, done: r.done}
 	err = r.compressor().Compress(out, in)
+	if err == nil && !still() { // opened for writing after the last read
+		err = errNotAlone
+	}
 	if err == nil {
-		err = chown(out, r.UID, r.GID)
+		err = out.Chmod(fi.Mode().Perm()) // the source's, whatever the umask
 	}
 	if err == nil {
 		err = out.Sync()
@@ -228,23 +275,39 @@ func (w *Writer) compress(name string) (busy bool, err error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, dst)
+		err = renameNoReplace(tmp, dst)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		r.files.trust.removeOwn(tmp, 0)
 		if errors.Is(err, errNotAlone) || errors.Is(err, errStopped) {
 			return true, nil // a writer opened it, or Close: later
 		}
 		return false, err
 	}
 	syncDir(r.names.dir) // the copy's name before the source goes
-	if err := os.Remove(src); err != nil {
+	if !still() {        // opened for writing since: what it writes stays in the source
+		r.files.trust.removeOwn(dst, 0)
+		return true, nil
+	}
+	if err := removeIfSame(src, fi); err != nil {
 		return false, err
 	}
 	if r.OnCompress != nil {
 		r.OnCompress(Compressed{Source: src, Compressed: dst})
 	}
 	return false, nil
+}
+
+// removeIfSame removes path if it still names the file fi describes.
+func removeIfSame(path string, fi os.FileInfo) error {
+	now, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(now, fi) {
+		return fmt.Errorf("remove %s: %w (replaced while it was compressed)", path, ErrUnsafeFile)
+	}
+	return os.Remove(path)
 }
 
 var (
@@ -280,7 +343,7 @@ func (a *aloneReader) Read(p []byte) (int, error) {
 	}
 	n, err := a.f.Read(p[:min(len(p), aloneChunk)])
 	a.read += n
-	return n, err
+	return n, err // compress looks once more after the last read
 }
 
 var _ io.Reader = (*aloneReader)(nil)

@@ -154,7 +154,7 @@ func (tr *fuzzTree) check(path string, flag int, mkdirs, owners bool) {
 		}
 	}
 
-	f, werr := openFile(path, flag, 0o644, false, 0)
+	f, werr := openFile(path, testHow(flag, 0o644))
 	wmade := ""
 	if werr == nil {
 		wst := tr.fstat(int(f.Fd()))
@@ -197,7 +197,7 @@ func (tr *fuzzTree) check(path string, flag int, mkdirs, owners bool) {
 func (tr *fuzzTree) checkMkdirs(path string, flag int, kerr error, before snapshot, owners bool) {
 	t := tr.t
 	refused := owners && refusedByRule(path, true, true)
-	f, werr := openFile(path, flag, 0o644, true, 0o755)
+	f, werr := openFile(path, testHowMkdirs(flag, 0o644))
 	var wst unix.Stat_t
 	if werr == nil {
 		defer f.Close()
@@ -281,27 +281,62 @@ func fdPath(fd int) string {
 	return p
 }
 
-// refusedByRule is the symlink rule, as an independent model: it resolves
-// path by names (lstat and readlink of whole paths, ".." by dropping the
-// last name of the directory it is in), and reports whether it meets a link
-// owned by neither root, the euid, nor the owner of the directory holding
-// it, before the path is resolved or fails. A link is checked before it
-// counts against the hop limit. With create, a name followed by nothing but
-// a slash is not looked up (open(2) fails EISDIR). With mkdirs, a missing
-// directory on the way counts as made (empty).
+// refusedByRule is the symlink rule of safety.go, as an independent model:
+// it resolves path by names (lstat and readlink of whole paths, ".." by
+// dropping the last name of the directory it is in), and reports whether
+// it follows a link owned by neither root nor the euid whose target, once
+// resolved, is a directory or file not owned by the link's owner, or is
+// missing where the open would create it. A link is counted against the hop
+// limit as it is met. With create, a name followed by nothing but a slash
+// is not looked up (open(2) fails EISDIR). With mkdirs, a missing directory
+// on the way counts as made (by root), unless such a link's target is still
+// being resolved. The rules for the file at the end of the path never
+// refuse in these trees: their files are the caller's with one link, their
+// FIFOs have no reader (ENXIO first), and no directory is writable by group
+// or others.
 func refusedByRule(path string, create, mkdirs bool) bool {
 	euid := uint32(os.Geteuid())
+	type pend struct {
+		owner uint32
+		after int // names of the path left once the link's target is resolved
+	}
+	var pending []pend
+	// reached judges the object reached with left names to go (its owner
+	// uid) against the links whose targets it completes.
+	reached := func(uid uint32, left int) bool {
+		for len(pending) > 0 && pending[len(pending)-1].after >= left {
+			if pending[len(pending)-1].owner != uid {
+				return true
+			}
+			pending = pending[:len(pending)-1]
+		}
+		return false
+	}
+	ownerOf := func(p string) uint32 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return ^uint32(0)
+		}
+		return fi.Sys().(*syscall.Stat_t).Uid
+	}
 	var cur []string // the directory reached, as names from /
+	here := func() string { return "/" + strings.Join(cur, "/") }
 	todo := strings.Split(path, "/")
 	for hops := 0; len(todo) > 0; {
 		name := todo[0]
 		todo = todo[1:]
 		switch name {
 		case "", ".":
+			if reached(ownerOf(here()), len(todo)) {
+				return true
+			}
 			continue
 		case "..":
 			if len(cur) > 0 {
 				cur = cur[:len(cur)-1]
+			}
+			if reached(ownerOf(here()), len(todo)) {
+				return true
 			}
 			continue
 		}
@@ -317,29 +352,30 @@ func refusedByRule(path string, create, mkdirs bool) bool {
 		if create && len(todo) > 0 && slash {
 			return false // "name/" with O_CREAT: EISDIR, name not looked up
 		}
-		dir := "/" + strings.Join(cur, "/")
+		dir := here()
 		p := filepath.Join(dir, name)
 		fi, err := os.Lstat(p)
 		if err != nil {
-			if mkdirs && !last && errors.Is(err, fs.ErrNotExist) {
+			if mkdirs && !last && len(pending) == 0 && errors.Is(err, fs.ErrNotExist) {
 				cur = append(cur, name)
 				continue
 			}
-			return false
+			// Where the open would make the file, at the end of a link
+			// whose owner cannot be matched: refused.
+			return last && create && len(pending) > 0 && errors.Is(err, fs.ErrNotExist)
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			owner := fi.Sys().(*syscall.Stat_t).Uid
 			if owner != 0 && owner != euid {
-				di, err := os.Lstat(dir)
-				if err != nil {
-					return false
-				}
-				if di.Sys().(*syscall.Stat_t).Uid != owner {
-					return true
-				}
+				pending = append(pending, pend{owner, len(todo)})
 			}
 			if hops++; hops > maxLinkHops {
 				return false
+			}
+			if dir == "/proc/self/fd" && last {
+				// A magic link, followed by the kernel: what it holds
+				// open is what it leads to (a pipe has no path).
+				return reached(ownerOf(p), 0)
 			}
 			target, err := os.Readlink(p)
 			if err != nil {
@@ -351,10 +387,19 @@ func refusedByRule(path string, create, mkdirs bool) bool {
 			todo = append(strings.Split(target, "/"), todo...)
 			continue
 		}
-		if len(todo) == 0 || !fi.IsDir() {
+		if len(todo) == 0 {
+			if !fi.Mode().IsRegular() {
+				return false // a directory (EISDIR), a FIFO without a reader (ENXIO): the open fails first
+			}
+			return reached(fi.Sys().(*syscall.Stat_t).Uid, 0)
+		}
+		if !fi.IsDir() {
 			return false
 		}
 		cur = append(cur, name)
+		if reached(fi.Sys().(*syscall.Stat_t).Uid, len(todo)) {
+			return true
+		}
 	}
 	return false
 }

@@ -9,18 +9,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openFile opens path like os.OpenFile, resolving it one component at a time
+// openFile opens path as how says, resolving it one component at a time
 // from descriptors it holds (O_PATH), so that nothing can be swapped between
-// a check and its use. Every symlink on the way, not only the last one, is
-// followed only when it is owned by root, by the effective uid, or by the
-// owner of the directory holding it (Linux's protected_symlinks rule, applied
-// to every directory). A link in /proc (a magic link such as
-// /proc/self/fd/N) is checked, then left to the kernel to follow. A path
-// that ends in a slash must name a directory, as in open(2). With mkdirs, a missing directory on the way is made
-// (mode dirPerm) where the walk finds it missing, so a refused link cannot
-// lead it elsewhere either. The final open uses O_NONBLOCK, so that a FIFO
-// without a reader fails (ENXIO) instead of hanging the Writer.
-func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.FileMode) (*os.File, error) {
+// a check and its use, and judging every symlink on the way and the file at
+// its end by the rules of safety.go. A link in /proc (a magic link such as
+// /proc/self/fd/N) is judged, then left to the kernel to follow. A path
+// that ends in a slash must name a directory, as in open(2). With mkdirs, a
+// missing directory on the way is made (mode dirPerm) where the walk finds
+// it missing, so a refused link cannot lead it elsewhere either. The final
+// open uses O_NONBLOCK, so that a FIFO without a reader fails (ENXIO)
+// instead of hanging the Writer.
+func openFile(path string, how openHow) (*os.File, error) {
 	fail := func(err error) (*os.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -33,6 +32,7 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 	}
 	defer func() { unix.Close(dir) }()
 
+	var links ownerChecks // links of other users' on the way: what they lead to must be theirs
 	rest := path
 	for hops := 0; ; {
 		var name string
@@ -44,23 +44,26 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 		}
 		last := rest == ""
 		if last && slash { // "name/": as the kernel, name must be a directory
-			if flag&unix.O_CREAT != 0 { // the kernel's answer, before looking name up
+			if how.flag&unix.O_CREAT != 0 { // the kernel's answer, before looking name up
 				return fail(lastDirError(dir, true)) // EISDIR, once dir is one
 			}
 			last = false // open it as a directory; then the empty name fails
 		}
 		if last {
-			fd, err := openLast(dir, name, flag|unix.O_NOFOLLOW, perm)
+			f, err := openLast(dir, name, how, &links)
 			if err == nil {
-				return os.NewFile(uintptr(fd), path), nil
+				return f, nil
 			}
 			if err != unix.ELOOP {
 				return fail(err)
 			}
+			if how.noLink {
+				return fail(fmt.Errorf("%w (%s is a symlink)", ErrUnsafeSymlink, name))
+			}
 		}
 		fd, err := openComponent(dir, name)
-		if err == unix.ENOENT && mkdirs && !last {
-			if err := unix.Mkdirat(dir, name, uint32(dirPerm.Perm())); err != nil && err != unix.EEXIST {
+		if err == unix.ENOENT && how.mkdirs && !last && len(links) == 0 {
+			if err := unix.Mkdirat(dir, name, uint32(how.dirPerm.Perm())); err != nil && err != unix.EEXIST {
 				return fail(err)
 			}
 			fd, err = openComponent(dir, name)
@@ -76,12 +79,18 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
 			unix.Close(dir)
 			dir = fd // a directory: go on from it (openat fails ENOTDIR if not)
+			if err := links.reached(statNode(&st), pending(rest)); err != nil {
+				return fail(err)
+			}
 			continue
 		}
-		target, err := readTrustedLink(dir, fd, &st)
+		target, err := readLink(fd)
 		unix.Close(fd)
 		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", path, err)
+			return fail(err)
+		}
+		if !how.trust.link(statNode(&st)) {
+			links = append(links, ownerCheck{owner: st.Uid, after: pending(rest)})
 		}
 		if hops++; hops > maxLinkHops {
 			return fail(unix.ELOOP)
@@ -92,11 +101,11 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 			// may not lead to (deleted, mounted over, another mount
 			// namespace): let the kernel follow it.
 			if last {
-				fd, err := openLast(dir, name, flag, perm)
+				f, err := openLast(dir, name, how.following(), &links)
 				if err != nil {
 					return fail(err)
 				}
-				return os.NewFile(uintptr(fd), path), nil
+				return f, nil
 			}
 			fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
@@ -104,6 +113,9 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 			}
 			unix.Close(dir)
 			dir = fd
+			if err := links.reached(fdNode(dir), pending(rest)); err != nil {
+				return fail(err)
+			}
 			continue
 		}
 		if strings.HasPrefix(target, "/") {
@@ -119,6 +131,49 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 		} else {
 			rest = target
 		}
+		// A target with no component ("/", "."): the link leads to dir.
+		if err := links.reached(fdNode(dir), pending(rest)); err != nil {
+			return fail(err)
+		}
+	}
+}
+
+// An ownerCheck is a symlink of another user's that the walk followed: what
+// it leads to, reached when no more than after bytes of the path are left
+// to resolve, must be owner's.
+type ownerCheck struct {
+	owner uint32
+	after int
+}
+
+type ownerChecks []ownerCheck
+
+// reached judges n, reached with left bytes of the path still to resolve,
+// against the links whose targets it completes, and drops them.
+func (cs *ownerChecks) reached(n node, left int) error {
+	for len(*cs) > 0 {
+		c := (*cs)[len(*cs)-1]
+		if c.after < left {
+			return nil
+		}
+		*cs = (*cs)[:len(*cs)-1]
+		if err := leadsTo(c.owner, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pending is how much of rest a walk still has to resolve: rest without
+// the slashes and "." components that lead it.
+func pending(rest string) int {
+	for {
+		rest = strings.TrimLeft(rest, "/")
+		after, ok := strings.CutPrefix(rest, ".")
+		if !ok || (after != "" && after[0] != '/') {
+			return len(rest)
+		}
+		rest = after
 	}
 }
 
@@ -143,18 +198,73 @@ func lastDirError(dir int, lookup bool) error {
 	return unix.EISDIR
 }
 
-// openLast opens name in dir with flag, non-blocking (a FIFO without a
-// reader fails, ENXIO); see blockingIfRegular.
-func openLast(dir int, name string, flag int, perm fs.FileMode) (int, error) {
-	fd, err := unix.Openat(dir, name, flag|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
+// openLast opens name in dir as how says, not following a symlink there
+// (ELOOP) unless how.follow, non-blocking (a FIFO without a reader fails,
+// ENXIO; a regular file is made blocking again, anything else stays under
+// the runtime poller, where Close can cut a write that hangs). With O_CREAT
+// it opens the file that is there, or creates one with O_EXCL; it chowns
+// only a file it created, and creates none at the end of another user's
+// link (links holds those on the way). A file it did not create must pass
+// the rules for dir and complete the links' checks.
+func openLast(dir int, name string, how openHow, links *ownerChecks) (*os.File, error) {
+	d := fdNode(dir)
+	if err := how.trust.dir(d); err != nil {
+		return nil, err
+	}
+	flag := how.flag&^(unix.O_CREAT|unix.O_EXCL) | unix.O_NONBLOCK | unix.O_CLOEXEC
+	if !how.follow {
+		flag |= unix.O_NOFOLLOW
+	}
+	excl := how.flag&unix.O_EXCL != 0
+	create := how.flag&unix.O_CREAT != 0 && !how.follow && len(*links) == 0
+	for range maxLinkHops { // each turn, another made or removed the file meanwhile
+		if !excl {
+			fd, err := unix.Openat(dir, name, flag, 0)
+			if err == nil {
+				return usable(fd, name, func(f node) error {
+					if err := how.trust.file(d, f); err != nil {
+						return err
+					}
+					return links.reached(f, 0)
+				})
+			}
+			if err == unix.ENOENT && how.flag&unix.O_CREAT != 0 && len(*links) > 0 {
+				return nil, fmt.Errorf("%w (it leads to nothing, which would be created)", ErrUnsafeSymlink)
+			}
+			if err != unix.ENOENT || !create {
+				return nil, err
+			}
+		}
+		fd, err := unix.Openat(dir, name, flag|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, uint32(how.perm.Perm()))
+		if err == nil {
+			f, err := usable(fd, name, func(node) error { return fchown(fd, how.uid, how.gid) })
+			if err != nil {
+				unix.Unlinkat(dir, name, 0) // made just now, with O_EXCL: ours to remove
+			}
+			return f, err
+		}
+		if err != unix.EEXIST || excl {
+			return nil, err
+		}
+	}
+	return nil, unix.EEXIST
+}
+
+// usable makes fd a file once check passes, blocking if it is regular.
+func usable(fd int, name string, check func(node) error) (*os.File, error) {
+	var st unix.Stat_t
+	err := unix.Fstat(fd, &st)
+	if err == nil {
+		err = check(statNode(&st))
+	}
+	if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		err = unix.SetNonblock(fd, false)
+	}
 	if err != nil {
-		return -1, err
-	}
-	if err := blockingIfRegular(fd); err != nil {
 		unix.Close(fd)
-		return -1, err
+		return nil, err
 	}
-	return fd, nil
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // openComponent opens name in dir as a path (O_PATH), without following it.
@@ -187,22 +297,42 @@ func firstComponent(p string) (name, rest string, slash bool) {
 	}
 }
 
-// readTrustedLink returns the target of the symlink held open as link (with
-// its stat st) in the directory held open as dir, if the link is trusted.
-func readTrustedLink(dir, link int, st *unix.Stat_t) (string, error) {
-	if st.Uid != 0 && st.Uid != uint32(os.Geteuid()) {
-		var ds unix.Stat_t
-		if err := unix.Fstat(dir, &ds); err != nil {
-			return "", err
-		}
-		if ds.Uid != st.Uid {
-			return "", fmt.Errorf("%w (uid %d)", ErrUnsafeSymlink, st.Uid)
-		}
-	}
+// readLink returns the target of the symlink held open as link.
+func readLink(link int) (string, error) {
 	buf := make([]byte, unix.PathMax)
 	n, err := unix.Readlinkat(link, "", buf)
 	if err != nil {
 		return "", err
 	}
 	return string(buf[:n]), nil
+}
+
+// statNode is what the rules need of st.
+func statNode(st *unix.Stat_t) node {
+	mode := fs.FileMode(st.Mode & 0o777)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		mode |= fs.ModeDir
+	case unix.S_IFLNK:
+		mode |= fs.ModeSymlink
+	case unix.S_IFIFO:
+		mode |= fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		mode |= fs.ModeSocket
+	case unix.S_IFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		mode |= fs.ModeDevice
+	}
+	return node{uid: st.Uid, mode: mode, nlink: uint64(st.Nlink)}
+}
+
+// fdNode is statNode of the file fd holds open; a failed fstat gives a node
+// no rule accepts as anyone's (uid 2^32-1, no type).
+func fdNode(fd int) node {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return node{uid: ^uint32(0), mode: fs.ModeIrregular}
+	}
+	return statNode(&st)
 }

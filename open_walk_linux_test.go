@@ -30,7 +30,7 @@ func openBoth(t *testing.T, path string, flag int) (kst, wst *unix.Stat_t, kerr,
 			os.Remove(made) // every file these tests make beforehand has data
 		}
 	}
-	f, werr := openFile(path, flag, 0o644, false, 0)
+	f, werr := openFile(path, testHow(flag, 0o644))
 	if werr == nil {
 		defer f.Close()
 		wst = new(unix.Stat_t)
@@ -135,13 +135,13 @@ func TestOpenFileProcLinkIsAHop(t *testing.T) {
 	}
 	// z37 and what it leads to: 37 + fd + /proc/self + /proc/self/fd/N: 40.
 	requireSameOpen(t, filepath.Join(dir, "z37"), os.O_WRONLY|os.O_APPEND)
-	_, err = openFile(filepath.Join(dir, "z37"), os.O_WRONLY|os.O_APPEND, 0, false, 0)
+	_, err = openFile(filepath.Join(dir, "z37"), testHow(os.O_WRONLY|os.O_APPEND, 0))
 	if err != nil {
 		t.Fatalf("40 links: %v", err)
 	}
 	// z38: 41.
 	requireSameOpen(t, filepath.Join(dir, "z38"), os.O_WRONLY|os.O_APPEND)
-	_, err = openFile(filepath.Join(dir, "z38"), os.O_WRONLY|os.O_APPEND, 0, false, 0)
+	_, err = openFile(filepath.Join(dir, "z38"), testHow(os.O_WRONLY|os.O_APPEND, 0))
 	if !errors.Is(err, unix.ELOOP) {
 		t.Fatalf("41 links: %v, want ELOOP", err)
 	}
@@ -179,7 +179,7 @@ func TestOpenFileProcLinkOnTheWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0755"); err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Unmount(dir, unix.MNT_DETACH)
@@ -188,7 +188,7 @@ func TestOpenFileProcLinkOnTheWay(t *testing.T) {
 	}
 	path := fmt.Sprintf("/proc/self/fd/%d/app.log", held.Fd())
 	requireSameOpen(t, path, os.O_WRONLY|os.O_APPEND)
-	f, err := openFile(path, os.O_WRONLY|os.O_APPEND, 0, false, 0)
+	f, err := openFile(path, testHow(os.O_WRONLY|os.O_APPEND, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,18 +11,19 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// openFile opens path for appending, as os.OpenFile does, but shares it for
+// openFile opens path as how says, as os.OpenFile does, but shares it for
 // deletion too: os.OpenFile shares read and write only, so while the Writer
 // holds the file another program's rename or delete of it (any rotator)
 // fails with a sharing violation. With mkdirs, missing directories are made
-// first (mode dirPerm). Symlink ownership is not checked: Windows has no
-// Unix owners.
-func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.FileMode) (*os.File, error) {
+// first (mode dirPerm). The rules of safety.go do not apply: Windows has no
+// Unix owners, and the directory's ACL is what protects it.
+func openFile(path string, how openHow) (*os.File, error) {
 	fail := func(err error) (*os.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	if mkdirs {
-		if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
+	flag, perm := how.flag, how.perm
+	if how.mkdirs {
+		if err := os.MkdirAll(filepath.Dir(path), how.dirPerm); err != nil {
 			return nil, err
 		}
 	}
@@ -35,8 +36,11 @@ func openFile(path string, flag int, perm fs.FileMode, mkdirs bool, dirPerm fs.F
 	// synchronous I/O.
 	access := uint32(windows.FILE_APPEND_DATA | windows.FILE_READ_ATTRIBUTES |
 		windows.FILE_WRITE_ATTRIBUTES | windows.SYNCHRONIZE)
-	if flag&os.O_RDWR != 0 { // a lock file: LockFileEx wants read or write access
+	switch flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR) {
+	case os.O_RDWR: // a lock file: LockFileEx wants read or write access
 		access |= windows.GENERIC_READ | windows.GENERIC_WRITE
+	case os.O_RDONLY: // a rotated file, to compress
+		access = windows.GENERIC_READ | windows.FILE_READ_ATTRIBUTES | windows.SYNCHRONIZE
 	}
 	share := uint32(windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE)
 	create := uint32(windows.OPEN_EXISTING)
@@ -122,8 +126,11 @@ func dupFile(f *os.File) (*os.File, error) {
 	return os.NewFile(uintptr(dup), f.Name()), nil
 }
 
-// openRead opens path for reading.
-func openRead(path string) (*os.File, error) { return os.Open(path) }
+// nodeOf reports that Windows has no Unix owners: the rules do not apply.
+func nodeOf(fs.FileInfo) (node, bool) { return node{}, false }
+
+// euid is a user no file belongs to: Windows has no Unix owners.
+func euid() uint32 { return ^uint32(0) }
 
 // creationTime returns when the file of info was created.
 func creationTime(info fs.FileInfo) time.Time {
@@ -131,4 +138,21 @@ func creationTime(info fs.FileInfo) time.Time {
 		return time.Unix(0, d.CreationTime.Nanoseconds())
 	}
 	return time.Time{}
+}
+
+// renameNoReplace gives the file at old the name new, unless new exists
+// (MoveFileEx without MOVEFILE_REPLACE_EXISTING).
+func renameNoReplace(old, new string) error {
+	from, err := windows.UTF16PtrFromString(old)
+	if err != nil {
+		return err
+	}
+	to, err := windows.UTF16PtrFromString(new)
+	if err != nil {
+		return err
+	}
+	if err := windows.MoveFileEx(from, to, 0); err != nil {
+		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
+	}
+	return nil
 }

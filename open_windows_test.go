@@ -15,7 +15,7 @@ import (
 func TestOpenFileSharesDelete(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
-	f, err := openFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644, false, 0)
+	f, err := openFile(path, testHow(os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644))
 	require.NoError(t, err)
 	defer f.Close()
 	_, err = f.Write([]byte("one\n"))
@@ -33,7 +33,7 @@ func TestOpenFileSharesDelete(t *testing.T) {
 // errors.Is reports as not existing, and nothing is created.
 func TestOpenFileExistingOnly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
-	_, err := openFile(path, os.O_WRONLY|os.O_APPEND, 0o644, false, 0)
+	_, err := openFile(path, testHow(os.O_WRONLY|os.O_APPEND, 0o644))
 	require.ErrorIs(t, err, os.ErrNotExist)
 	assert.NoFileExists(t, path)
 }
@@ -43,7 +43,7 @@ func TestOpenFileExistingOnly(t *testing.T) {
 func TestStandardInfo(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
-	f, err := openFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644, false, 0)
+	f, err := openFile(path, testHow(os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644))
 	require.NoError(t, err)
 	defer f.Close()
 	_, err = f.Write([]byte("12345"))
@@ -65,7 +65,7 @@ func TestStandardInfo(t *testing.T) {
 // file, as os.OpenFile does; the Writer's own handle still appends.
 func TestOpenFileReadOnlyMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
-	f, err := openFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o444, false, 0)
+	f, err := openFile(path, testHow(os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o444))
 	require.NoError(t, err)
 	_, err = f.Write([]byte("x"))
 	require.NoError(t, err)

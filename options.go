@@ -31,6 +31,17 @@ type config struct {
 	flushInterval time.Duration // with bufSize
 	rotation      *Rotation     // nil: the Writer never rotates
 	clock         func() time.Time
+	sharedDir     bool // WithSharedDir
+}
+
+// trust is whose files the Writer takes for its own (see safety.go).
+func (c *config) trust() trust {
+	t := trust{euid: euid(), shared: c.sharedDir}
+	t.owner = t.euid
+	if c.rotation != nil && c.rotation.UID != 0 {
+		t.owner = uint32(c.rotation.UID)
+	}
+	return t
 }
 
 func defaultConfig() config {
@@ -193,6 +204,21 @@ func WithErrorHandler(handle func(error)) Option {
 // Defaults to off: each Write waits its turn for the file, as with os.File.
 func WithGroupCommit() Option {
 	return optionFunc(func(c *config) { c.groupCommit = true })
+}
+
+// WithSharedDir lets the Writer use a log directory that group or others
+// may write (a sticky /tmp, a group-writable /var/log), which it refuses by
+// default with [ErrSharedDir], as logrotate refuses one unless told whom to
+// act as. In such a directory the Writer still follows a symlink only if
+// root or its own user made it or it leads to its owner's own file, and
+// uses an existing file only if it is a regular file of its own user's, the
+// rotation's owner's or the directory owner's without another name (see
+// docs/guarantees.md, "Security"): it cannot be made to write to, chown,
+// create or remove another user's files, but a user who may write the
+// directory can still remove or rename the Writer's files there. Defaults
+// to off.
+func WithSharedDir() Option {
+	return optionFunc(func(c *config) { c.sharedDir = true })
 }
 
 // withClock makes the Writer's rotation read the time from clock: for tests.

@@ -86,3 +86,29 @@ func (w *Writer) report(err error) {
 		w.droppedErrors.Add(1)
 	}
 }
+
+// quietReporter passes a failure on to the error handler unless it is the
+// one it passed last: a failure that repeats (a rotation retried at every
+// slice, a maintenance pass on its backoff, a directory full of files not
+// the Writer's) is reported once, until another failure comes or clear
+// says the trouble is over.
+type quietReporter struct {
+	mu   sync.Mutex
+	last string
+}
+
+func (q *quietReporter) report(w *Writer, err error) {
+	q.mu.Lock()
+	again := q.last == err.Error()
+	q.last = err.Error()
+	q.mu.Unlock()
+	if !again {
+		w.report(err)
+	}
+}
+
+func (q *quietReporter) clear() {
+	q.mu.Lock()
+	q.last = ""
+	q.mu.Unlock()
+}

@@ -19,11 +19,11 @@ import (
 func (w *Writer) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name string, err error) {
 	n := w.rot.names
 	if _, err := os.Lstat(w.path); err == nil {
-		old = filepath.Join(n.dir, n.dated(t))
-		if _, err := os.Lstat(old); !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, "", "", fmt.Errorf("rename %s: %s exists", w.path, old)
+		if !w.rot.files.trust.own(w.path, 0) {
+			return nil, nil, "", "", fmt.Errorf("rename %s to its dated name: %w", w.path, ErrUnsafeFile)
 		}
-		if err := os.Rename(w.path, old); err != nil {
+		old = filepath.Join(n.dir, n.dated(t))
+		if err := renameNoReplace(w.path, old); err != nil {
 			return nil, nil, "", "", err
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -24,14 +25,15 @@ import (
 // however late it reads (see the package documentation).
 func (w *Writer) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name string, err error) {
 	n := w.rot.names
+	w.rot.removeStaleLinks()
 	fi, err := os.Lstat(w.path)
 	switch {
 	case err == nil && fi.Mode().IsRegular():
-		old = n.dated(t)
-		if _, err := os.Lstat(filepath.Join(n.dir, old)); !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, "", "", fmt.Errorf("rename %s: %s exists", w.path, old)
+		if !w.rot.files.trust.own(w.path, 0) {
+			return nil, nil, "", "", fmt.Errorf("rename %s to its dated name: %w", w.path, ErrUnsafeFile)
 		}
-		if err := os.Rename(w.path, filepath.Join(n.dir, old)); err != nil {
+		old = n.dated(t)
+		if err := renameNoReplace(w.path, filepath.Join(n.dir, old)); err != nil {
 			return nil, nil, "", "", err
 		}
 		t = t.Add(time.Millisecond)
@@ -52,19 +54,19 @@ func (w *Writer) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name 
 	}
 	if err := symlinkOver(name, w.path); err != nil {
 		f.Close()
-		os.Remove(filepath.Join(n.dir, name))
+		w.rot.files.trust.removeOwn(filepath.Join(n.dir, name), 0)
 		return nil, nil, "", "", err
 	}
 	return f, info, old, name, nil
 }
 
 // symlinkOver makes path a symlink to target, atomically: a new link under
-// a temporary name, renamed over path.
+// a temporary name (linkName), renamed over path.
 func symlinkOver(target, path string) error {
 	var b [8]byte
 	for {
 		rand.Read(b[:])
-		tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+hex.EncodeToString(b[:])+".link")
+		tmp := filepath.Join(filepath.Dir(path), linkName(filepath.Base(path), hex.EncodeToString(b[:])))
 		err := os.Symlink(target, tmp)
 		if errors.Is(err, fs.ErrExist) {
 			continue
@@ -77,6 +79,27 @@ func symlinkOver(target, path string) error {
 			return err
 		}
 		return nil
+	}
+}
+
+// linkName is the temporary name of a new link to the live file: hidden,
+// beside the path base, with 16 hexadecimal digits.
+func linkName(base, hexDigits string) string { return "." + base + "." + hexDigits + ".link" }
+
+// removeStaleLinks removes the rotation's own temporary links that a
+// process killed between making one and renaming it left. Called with the
+// rotation lock held: no other process is making one.
+func (r *rotator) removeStaleLinks() {
+	entries, err := os.ReadDir(r.names.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), "."+r.names.live+".")
+		digits, ok2 := strings.CutSuffix(rest, ".link")
+		if ok && ok2 && len(digits) == 16 && strings.Trim(digits, "0123456789abcdef") == "" {
+			r.files.trust.removeOwn(filepath.Join(r.names.dir, e.Name()), fs.ModeSymlink)
+		}
 	}
 }
 

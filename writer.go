@@ -13,11 +13,6 @@ import (
 	"unsafe"
 )
 
-// ErrUnsafeSymlink is returned, wrapped, when the path or a link it leads to
-// is a symlink the Writer refuses to follow: one owned by neither root, the
-// process's effective uid, nor the owner of the directory holding it.
-var ErrUnsafeSymlink = errors.New("refusing to follow a symlink owned by another user")
-
 // A Writer appends records to the file at a path and follows that path
 // across rotations. Open one with [Open].
 //
@@ -105,12 +100,20 @@ func Open(path string, opts ...Option) (*Writer, error) {
 		w.buf = newBuffer(cfg.bufSize)
 	}
 	if cfg.rotation != nil {
-		if w.rot, err = newRotator(abs, cfg.rotation, cfg.clock); err != nil {
+		if w.rot, err = newRotator(abs, cfg.rotation, &cfg); err != nil {
+			return nil, fmt.Errorf("watchedfile: open %s: %w", path, err)
+		}
+		members := w.rot.locks
+		members.mkdirs, members.dirPerm = cfg.mkdirAll, cfg.dirMode
+		if err := w.rot.join(members); err != nil {
 			return nil, fmt.Errorf("watchedfile: open %s: %w", path, err)
 		}
 	}
 	f, info, err := w.open(true)
 	if err != nil {
+		if w.rot != nil {
+			w.rot.leave()
+		}
 		return nil, fmt.Errorf("watchedfile: %w", err)
 	}
 	w.out.set(f, info)
@@ -278,6 +281,7 @@ func (w *Writer) Close() error {
 	if w.rot != nil {
 		close(w.rot.done)
 		<-w.rot.exited
+		defer w.rot.leave() // once the file is closed: no rotation of this Writer's is under way
 	}
 
 	var errs []error
@@ -341,20 +345,33 @@ func (w *Writer) open(create bool) (*os.File, fs.FileInfo, error) {
 }
 
 // openPath opens the path for appending, creating it (and, with
-// WithMkdirAll, its missing directories) if create is set.
+// WithMkdirAll, its missing directories) if create is set. A file that has
+// lost its name by the time it is open (removed, or a rotated file whose
+// compression removed it while the open waited for the compressor's lease)
+// is not used: the path is opened again.
 func (w *Writer) openPath(create bool) (*os.File, fs.FileInfo, error) {
-	flag := os.O_WRONLY | os.O_APPEND
+	how := openHow{flag: os.O_WRONLY | os.O_APPEND, perm: w.cfg.mode, trust: w.cfg.trust()}
 	if create {
-		flag |= os.O_CREATE
+		how.flag |= os.O_CREATE
+		how.mkdirs, how.dirPerm = w.cfg.mkdirAll, w.cfg.dirMode
 	}
-	f, err := openFile(w.path, flag, w.cfg.mode, create && w.cfg.mkdirAll, w.cfg.dirMode)
-	if err != nil {
-		return nil, nil, err
+	for tries := 0; ; tries++ {
+		f, err := openFile(w.path, how)
+		if err != nil {
+			return nil, nil, err
+		}
+		info, err := f.Stat()
+		if err == nil && unlinked(f) {
+			err = &fs.PathError{Op: "open", Path: w.path, Err: fs.ErrNotExist}
+			if tries < 3 {
+				f.Close()
+				continue
+			}
+		}
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		return f, info, nil
 	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return f, info, nil
 }

@@ -24,7 +24,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 		missing(t, "mounting a tmpfs needs root")
 	}
 	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0755"); err != nil {
 		t.Skipf("the kernel here cannot mount a tmpfs (a skip under CI=true too): %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })

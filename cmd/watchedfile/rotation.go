@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -70,11 +71,15 @@ func (b *byteSize) Set(s string) error {
 			t = t[:n-1]
 		}
 	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 || v*float64(mult) >= 1<<62 {
-		return fmt.Errorf("want a size such as 100M or 1G")
+	if strings.Trim(t, "0123456789.") != "" { // not NaN, Inf, 1e-9, 0x10
+		return fmt.Errorf("want a size of at least one byte such as 100M or 1G")
 	}
-	*b = byteSize(v * float64(mult))
+	v, err := strconv.ParseFloat(t, 64)
+	bytes := v * float64(mult)
+	if err != nil || !(bytes >= 1 && bytes < 1<<62) {
+		return fmt.Errorf("want a size of at least one byte such as 100M or 1G")
+	}
+	*b = byteSize(bytes)
 	return nil
 }
 
@@ -85,9 +90,9 @@ func (d *days) String() string { return time.Duration(*d).String() }
 
 func (d *days) Set(s string) error {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		v, err := strconv.Atoi(n)
-		if err != nil || v < 0 {
-			return fmt.Errorf("want a duration such as 7d or 12h")
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || v < 0 || v > int64(math.MaxInt64/(24*time.Hour)) {
+			return fmt.Errorf("want a duration such as 7d or 12h, at most %dd", math.MaxInt64/(24*time.Hour))
 		}
 		*d = days(time.Duration(v) * 24 * time.Hour)
 		return nil

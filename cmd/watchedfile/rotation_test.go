@@ -86,3 +86,27 @@ func TestCommandRotates(t *testing.T) {
 		require.Equal(t, 1, n, l)
 	}
 }
+
+// TestRotationFlagsRefuseWhatTurnsRotationOff: a size that rounds to no
+// bytes, or is not a number, and a duration past what time.Duration holds,
+// are refused instead of turning rotation off or wrapping to a short age.
+func TestRotationFlagsRefuseWhatTurnsRotationOff(t *testing.T) {
+	for _, bad := range []string{"0.5", "1e-9G", "NaN", "nan", "Inf", "-Inf", "0", "0.9999"} {
+		var b byteSize
+		assert.Error(t, b.Set(bad), bad)
+	}
+	for _, bad := range []string{"213504d", "106752d", "9999999999d", "-1d"} {
+		var d days
+		assert.Error(t, d.Set(bad), bad)
+	}
+	var d days
+	require.NoError(t, d.Set("106751d")) // the longest whole-day duration there is
+	for _, args := range [][]string{
+		{"-max-size", "0.5", "f"},
+		{"-max-size", "NaN", "f"},
+		{"-max-size", "1M", "-max-age", "213504d", "f"},
+	} {
+		_, err := parse(args, io.Discard, io.Discard)
+		assert.Error(t, err, "%v", args)
+	}
+}
