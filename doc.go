@@ -117,19 +117,23 @@
 // create directive sets the mode and owner of the files it creates; the
 // Writer just opens them.
 //
-// # Symlinks
+// # Symlinks and other users
 //
 // The path may be a symlink; like Python's WatchedFileHandler, the Writer
-// follows it and notices when it is repointed. On Unix it follows a symlink
-// only when the link is owned by root, by the process's effective uid or by
-// the owner of the directory holding it, the rule of Linux's
-// protected_symlinks applied to every directory: a user who may write to the
-// log directory, but does not own it, cannot make a service running as root
-// append to a file of their choosing. The directory's owner is trusted, as
-// the kernel trusts it: give the log directory to root or to the service. A
-// refused link fails with [ErrUnsafeSymlink] and the Writer keeps the file it
-// has. On Linux every symlink on the way to the file is checked, each read
-// from a descriptor held open so that nothing can be swapped in between, and
-// the directories [WithMkdirAll] makes are made on that same walk; on other
-// Unix systems only the last component is.
+// follows it and notices when it is repointed. On Unix a user who may write
+// to a directory on the way cannot turn a Writer running as root against
+// the machine (nginx's CVE-2016-1247): a symlink is followed only if root
+// or the Writer's own user made it, or if what it leads to belongs to the
+// link's owner; in a directory another user may change, an existing file is
+// used only if it is a regular file with one name, owned by the Writer's
+// user, the rotation's owner or the directory's owner; files are created
+// with O_EXCL and chowned only then; self-rotation touches only its own
+// files; a directory that group or others may write is refused unless
+// [WithSharedDir] says it is meant. A refusal fails with [ErrUnsafeSymlink],
+// [ErrUnsafeFile] or [ErrSharedDir] (at Open, or reported, while the Writer
+// keeps the file it has). On Linux every symlink on the way to the file is
+// judged, each read from a descriptor held open so that nothing can be
+// swapped in between, and the directories [WithMkdirAll] makes are made on
+// that same walk; on other Unix systems only the last component is. The
+// rules in full: docs/guarantees.md, "Security".
 package watchedfile

@@ -67,15 +67,8 @@ func (w *Writer) maintainOnce() (again bool) {
 	r := w.rot
 	unlock, err := lockFile(r.maintPath, r.locks, false)
 	if errors.Is(err, errLockBusy) {
-		// Another process maintains: look again, in case it stops.
-		if r.busySince.IsZero() {
-			r.busySince = time.Now()
-		} else if time.Since(r.busySince) > maintainStall {
-			r.maintQuiet.report(w, fmt.Errorf("%w (the maintenance lock, for over %v): maintain %s", ErrRotationStalled, maintainStall, w.path))
-		}
-		return true
+		return true // another process maintains: look again, in case it stops
 	}
-	r.busySince = time.Time{}
 	if err != nil {
 		r.maintQuiet.report(w, fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
 		return true
@@ -130,10 +123,6 @@ func (w *Writer) maintainOnce() (again bool) {
 	return again
 }
 
-// maintainStall is how long the maintenance lock may be found held, in a
-// row, before it is reported (ErrRotationStalled).
-const maintainStall = time.Minute
-
 // A backup is a rotated file, compressed or not.
 type backup struct {
 	datedFile
@@ -143,9 +132,9 @@ type backup struct {
 
 // backups returns the rotated files of the rotation's own, newest first,
 // leaving out the live one (the link's target) and a file whose compressed
-// copy is complete, which it removes (a process stopped between the copy's
-// rename and the removal); and the names of the entries named like them
-// that are not its own (see rotator.list).
+// copy a Writer of the path made (so it is complete), which it removes (a
+// process stopped between the copy's rename and the removal); and the names
+// of the entries named like them that are not its own (see rotator.list).
 func (r *rotator) backups() ([]backup, []string, error) {
 	files, foreign, err := r.list()
 	if err != nil {
@@ -158,7 +147,7 @@ func (r *rotator) backups() ([]backup, []string, error) {
 		if f.name == filepath.Base(live) {
 			continue
 		}
-		if !f.compressed && i+1 < len(files) && files[i+1].compressed && files[i+1].start.Equal(f.start) {
+		if !f.compressed && i+1 < len(files) && files[i+1].compressed && files[i+1].made && files[i+1].start.Equal(f.start) {
 			r.files.trust.removeOwn(filepath.Join(r.names.dir, f.name), 0)
 			continue
 		}

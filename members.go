@@ -13,7 +13,7 @@ import (
 // and the strictest retention would win silently, and one Writer would
 // delete what another was told to keep.
 //
-// The settings live in a file beside the log (.app.log.settings). Every
+// The settings live in a file beside the log (.app.log.settings.lock). Every
 // rotating Writer holds a shared lock on it while it is open. A Writer that
 // can take the exclusive lock at Open is alone: its settings become the
 // path's. Any other compares its settings with the file's, and Open fails

@@ -52,14 +52,13 @@ type rotator struct {
 	exited     chan struct{}
 	mu         sync.Mutex
 	told       []Rotated     // rotations OnRotate has not been told of yet
-	busySince  time.Time     // when the maintenance lock was first found held, in a row
 	maintQuiet quietReporter // the maintenance's failures
 }
 
 // ErrRotationStalled is reported, wrapped, to the function set with
 // [WithErrorHandler] when the rotation is overdue because another process
 // holds its lock: the file holds twice MaxSize, or two boundaries of the
-// schedule passed; or when the maintenance lock has been held for a minute.
+// schedule passed. It is reported once until the next rotation.
 var ErrRotationStalled = errors.New("watchedfile: rotation held up: another process holds its lock")
 
 func newRotator(path string, r *Rotation, cfg *config) (*rotator, error) {
@@ -75,7 +74,7 @@ func newRotator(path string, r *Rotation, cfg *config) (*rotator, error) {
 		names:       newNames(path, r),
 		lockPath:    filepath.Join(dir, "."+base+".lock"),
 		maintPath:   filepath.Join(dir, "."+base+".maintenance.lock"),
-		membersPath: filepath.Join(dir, "."+base+".settings"),
+		membersPath: filepath.Join(dir, "."+base+".settings.lock"),
 		files:       files,
 		locks:       locks,
 		now:         cfg.clock,
@@ -307,6 +306,7 @@ type datedFile struct {
 	name       string
 	start      time.Time
 	compressed bool
+	made       bool // by a Writer of the path (see trust.made)
 }
 
 // list returns the path's dated files of the rotation's own (safety.go),
@@ -334,11 +334,12 @@ func (r *rotator) list() (files []datedFile, foreign []string, err error) {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		if !r.files.trust.ownInfo(di, fi, 0) {
+		own, made := r.files.trust.ownInfo(di, fi, 0)
+		if !own {
 			foreign = append(foreign, e.Name())
 			continue
 		}
-		files = append(files, datedFile{e.Name(), t, compressed})
+		files = append(files, datedFile{e.Name(), t, compressed, made})
 	}
 	slices.SortFunc(files, func(a, b datedFile) int { return a.start.Compare(b.start) })
 	return files, foreign, nil

@@ -250,3 +250,49 @@ func TestRemovedLiveFileNameNotReused(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, first, now, "the removed file's name was given to the new one")
 }
+
+// A schedule whose boundaries pass while another process holds the rotation
+// lock is reported (ErrRotationStalled), once, at the second boundary missed.
+func TestRotationStalledBySchedule(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the lock is held through flock")
+	}
+	var clock testClock
+	clock.set(time.Date(2026, 12, 7, 10, 30, 0, 0, time.UTC))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	reported := make(chan error, 16)
+	w, err := Open(path, WithRotation(Rotation{Every: time.Hour, Location: time.UTC}), withClock(clock.now),
+		WithErrorHandler(func(err error) { reported <- err }))
+	require.NoError(t, err)
+	defer w.Close()
+	// looked waits for the goroutine's look at the time the clock says.
+	looked := func() {
+		require.Eventually(t, func() bool {
+			w.lock.lock()
+			defer w.lock.unlock()
+			return w.rot.due.After(clock.now())
+		}, 10*time.Second, time.Millisecond, "no look at %v", clock.now())
+	}
+	look := func(hour int) {
+		clock.set(time.Date(2026, 12, 7, hour, 0, 1, 0, time.UTC))
+		w.notify()
+		looked()
+	}
+	looked() // the first, at Open
+	held, err := os.OpenFile(filepath.Join(dir, ".app.log.lock"), os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer held.Close()
+	require.NoError(t, lock(held, lockHow{wait: true})) // another process's rotation, say, stopped midway
+	look(11)
+	assert.Empty(t, reported, "reported at the first boundary missed")
+	look(12)
+	select {
+	case err := <-reported:
+		require.ErrorIs(t, err, ErrRotationStalled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a schedule held up by the lock was never reported")
+	}
+	look(13)
+	assert.Empty(t, reported, "reported again before a rotation")
+}

@@ -121,14 +121,30 @@ func (t trust) file(d, f node) error {
 }
 
 // ours reports whether f, an entry of directory d, is one of the
-// rotation's own files of kind (0 for a regular file, fs.ModeSymlink for
-// a link), which it may count, compress, rename and remove: any of that
-// kind where only root and the Writer's user may make entries, else one
-// owned by the Writer's user or the rotation's owner. Not the directory
-// owner's: they could remove the rotation's files, but the Writer must not
-// do it for them (a planted X.log.gz taken for X.log's compressed copy).
+// rotation's files of kind (0 for a regular file, fs.ModeSymlink for a
+// link), which it may count, compress, rename and remove: any of that kind
+// where only root and the Writer's user may make entries; elsewhere one
+// with a single name, owned by the Writer's user, the rotation's owner or
+// the directory's owner (whose Writers, running as that user, made it; who
+// could remove or replace it anyway). Not a hard link: root's /etc/shadow
+// linked in under a dated name is not a file to compress.
 func (t trust) ours(d, f node, kind fs.FileMode) bool {
-	return f.mode.Type() == kind && (!t.guarded(d) || f.uid == t.euid || f.uid == t.owner)
+	if f.mode.Type() != kind {
+		return false
+	}
+	if !t.guarded(d) {
+		return true
+	}
+	return f.nlink == 1 && (f.uid == t.euid || f.uid == t.owner || f.uid == d.uid)
+}
+
+// made reports whether f, one of the rotation's files in d (see ours), was
+// made by a Writer of the path, running as the Writer's user or giving its
+// files to the rotation's owner, and not by the directory's owner: only
+// such a compressed copy is known to be complete (a planted X.log.gz must
+// not pass for X.log's).
+func (t trust) made(d, f node) bool {
+	return !t.guarded(d) || f.uid == t.euid || f.uid == t.owner
 }
 
 // own reports whether the entry at path, not followed, is one of the
@@ -143,17 +159,22 @@ func (t trust) own(path string, kind fs.FileMode) bool {
 	if err != nil {
 		return false
 	}
-	return t.ownInfo(di, fi, kind)
+	own, _ := t.ownInfo(di, fi, kind)
+	return own
 }
 
-// ownInfo is own for an entry and its directory already looked at.
-func (t trust) ownInfo(dir, fi fs.FileInfo, kind fs.FileMode) bool {
+// ownInfo is own for an entry and its directory already looked at; made
+// says whether it was made by a Writer of the path (see trust.made).
+func (t trust) ownInfo(dir, fi fs.FileInfo, kind fs.FileMode) (own, made bool) {
 	f, ok := nodeOf(fi)
 	d, dok := nodeOf(dir)
 	if !ok || !dok {
-		return fi.Mode().Type() == kind
+		return fi.Mode().Type() == kind, true
 	}
-	return t.ours(d, f, kind)
+	if !t.ours(d, f, kind) {
+		return false, false
+	}
+	return true, t.made(d, f)
 }
 
 // removeOwn removes the entry at path if it is one of the rotation's own

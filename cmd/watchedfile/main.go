@@ -30,6 +30,7 @@ type config struct {
 	args           []string // the command to run; empty: read stdin
 	mode           os.FileMode
 	mkdir          os.FileMode // 0: no
+	sharedDir      bool
 	poll           time.Duration
 	checkInterval  time.Duration
 	createDelay    time.Duration
@@ -79,6 +80,9 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		watchedfile.WithMode(cfg.mode),
 		watchedfile.WithCreateDelay(cfg.createDelay),
 		watchedfile.WithErrorHandler(reopens.handle),
+	}
+	if cfg.sharedDir {
+		opts = append(opts, watchedfile.WithSharedDir())
 	}
 	if cfg.mkdir != 0 {
 		opts = append(opts, watchedfile.WithMkdirAll(cfg.mkdir))
@@ -161,6 +165,7 @@ With -max-size or -every it rotates FILE itself.
 	fs.Usage = func() {} // printed below, where it belongs
 	mode := fs.String("mode", "0644", "permission bits (octal) of a log file it creates, before umask")
 	mkdir := fs.String("mkdir", "", "create missing parent directories with these permission bits (octal), e.g. 0755")
+	fs.BoolVar(&cfg.sharedDir, "shared-dir", false, "use a log directory that group or others may write (refused without it; see docs/guarantees.md#security)")
 	fs.StringVar(&cfg.out, "o", "", "the log file, when running a command after --")
 	fs.DurationVar(&cfg.poll, "poll", 0, "find rotations by checking the path at this interval instead of inotify (0: inotify on Linux)")
 	fs.DurationVar(&cfg.checkInterval, "check-interval", 0, "how often the path is checked besides inotify events (0: the package's 1s)")
