@@ -30,25 +30,28 @@ func (w *Writer) writeBuffered(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if w.flags.Load()&flagClosed != 0 { // Close has flushed for the last time
-		w.writeErrors.Add(1)
+		w.stats.taken.failed.Add(1)
 		return 0, w.errClosed("write")
 	}
 	if len(b.b)+len(p) > cap(b.b) {
 		if err := w.flushLocked(); err != nil && len(b.b)+len(p) > cap(b.b) {
-			w.writeErrors.Add(1) // the record is not taken: memory stays bounded
+			w.stats.taken.failed.Add(1) // the record is not taken: memory stays bounded
 			return 0, err
 		}
 	}
 	if len(p) > cap(b.b) { // the buffer is empty: write it directly
 		w.lock.lock()
 		n, err := w.writeLocked(p)
+		if w.out.sizeLookDue() {
+			w.lookAtSize()
+		}
 		w.lock.lead()
 		return n, err
 	}
 	b.b = append(b.b, p...)
 	b.n.Store(int64(len(b.b)))
-	w.records.Add(1)
-	w.bytes.Add(uint64(len(p)))
+	w.stats.taken.records.Add(1)
+	w.stats.taken.bytes.Add(uint64(len(p)))
 	return len(p), nil
 }
 
@@ -68,7 +71,7 @@ func (w *Writer) flushLocked() error {
 	}
 	w.lock.unlock()
 	if err != nil {
-		w.flushErrors.Add(1)
+		w.stats.flushErrors.Add(1)
 		return fmt.Errorf("watchedfile: flush: %w", err)
 	}
 	return nil
@@ -88,11 +91,8 @@ func (w *Writer) writeBuffer() error {
 	if err != nil {
 		return w.pathError("write", err)
 	}
-	if w.out.checkAt != noLook {
-		if w.out.flushed += uint64(n); w.out.flushed >= w.rot.slice() {
-			w.out.flushed = 0
-			w.rotateIfFull()
-		}
+	if w.out.sizeLookDue() {
+		w.lookAtSize()
 	}
 	return nil
 }
@@ -108,7 +108,7 @@ func (w *Writer) flushLast() error {
 		err = w.writeBuffer()
 	}
 	if err != nil {
-		w.flushErrors.Add(1)
+		w.stats.flushErrors.Add(1)
 		return fmt.Errorf("watchedfile: flush: %w", err)
 	}
 	return nil

@@ -19,7 +19,7 @@ import (
 // meanwhile: the Writer's own handle can keep its path from ever having a
 // new file. Wine never reports a pending delete (its FILE_STANDARD_INFO has
 // DeletePending = FALSE, a FIXME) and lets the name be opened, so these
-// tests stand in for that one answer of the system (sw.deletePending) and
+// tests stand in for that one answer of the system (follower.deletePending) and
 // make the create fail for real: the path is renamed away and a directory
 // put in its place (Linux: EISDIR; Windows: access denied, which is also
 // what a delete-pending name gives). The rest is real: the handle closed,
@@ -48,7 +48,7 @@ func doomedWriter(t *testing.T, path, doomed string, pending bool, opts ...Optio
 	if pending {
 		w.lock.lock()
 		f := w.out.f
-		w.sw.deletePending = func(g *os.File) bool { return g == f }
+		w.follow.deletePending = func(g *os.File) bool { return g == f }
 		w.lock.unlock()
 	}
 	return w

@@ -64,19 +64,19 @@ type watch struct {
 // inotifyWatcher is one Writer's use of the shared instance.
 type inotifyWatcher struct {
 	in         *inotify
-	flag       func()
+	changed    func()
 	fileWd     int32 // -1: none
 	dirWd      int32
 	dirName    string
 	wantAttrib bool // IN_ATTRIB on the directory: see attrib
 }
 
-func newWatcher(flag func()) (watcher, error) {
+func newWatcher(changed func()) (watcher, error) {
 	in, err := acquireInotify()
 	if err != nil {
 		return nil, err
 	}
-	return &inotifyWatcher{in: in, flag: flag, fileWd: -1, dirWd: -1}, nil
+	return &inotifyWatcher{in: in, changed: changed, fileWd: -1, dirWd: -1}, nil
 }
 
 // acquireInotify returns the shared instance, making one if there is none
@@ -283,13 +283,13 @@ func (in *inotify) fail(err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.failed = fmt.Errorf("%w: reading events: %w", errNoEvents, err)
-	in.flagAll()
+	in.changedAll()
 }
 
-func (in *inotify) flagAll() {
+func (in *inotify) changedAll() {
 	for _, w := range in.watches {
 		for iw := range w.subs {
-			iw.flag()
+			iw.changed()
 		}
 	}
 }
@@ -310,7 +310,7 @@ func (in *inotify) dispatch(buf []byte) {
 		buf = buf[end:]
 
 		if mask&unix.IN_Q_OVERFLOW != 0 { // events were lost: everyone looks
-			in.flagAll()
+			in.changedAll()
 			continue
 		}
 		w := in.watches[wd]
@@ -321,7 +321,7 @@ func (in *inotify) dispatch(buf []byte) {
 			if w.dir && len(name) > 0 && string(name) != want {
 				continue // another file in the directory
 			}
-			iw.flag()
+			iw.changed()
 		}
 		if mask&unix.IN_IGNORED != 0 { // the kernel dropped the watch
 			delete(in.watches, wd)

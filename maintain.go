@@ -8,16 +8,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
 // This file is the maintenance of rotated files (WithRotation): compression
-// and retention, done by a goroutine of the Writer's while it holds the
+// and retention, done by a goroutine of the rotator's while it holds the
 // maintenance lock, so that one process at a time does them, never on the
 // live file. The goroutine runs after each rotation this Writer makes, once
 // at Open (a process killed in the middle of it left work), and again on a
 // backoff while work is left: a file someone holds open, the lock another
-// process holds. Close stops it, between two chunks of a compression.
+// process holds. Close stops it, between two chunks of a compression. It
+// also calls OnRotate, so that the callback never runs with a lock held.
 
 // Bounds of the backoff of the maintenance goroutine.
 const (
@@ -25,22 +27,62 @@ const (
 	maintainMax = 10 * time.Second
 )
 
+// maintenance is the rotator's goroutine.
+type maintenance struct {
+	wakeUp chan struct{} // 1-buffered: rotated, look now
+	done   chan struct{} // closed by stop: return
+	exited chan struct{} // closed when the goroutine returns
+	quiet  quietReporter // its failures
+
+	mu     sync.Mutex
+	toTell []Rotated // rotations OnRotate has not been told of yet
+}
+
+func (m *maintenance) init(report func(error)) {
+	m.wakeUp = make(chan struct{}, 1)
+	m.done = make(chan struct{})
+	m.exited = make(chan struct{})
+	m.quiet.pass = report
+}
+
+// startMaintenance starts the maintenance goroutine.
+func (r *rotator) startMaintenance() { go r.maintain() }
+
+// stopMaintenance stops it and waits for it.
+func (r *rotator) stopMaintenance() {
+	close(r.maintenance.done)
+	<-r.maintenance.exited
+}
+
+// rotated queues rt for OnRotate and wakes the goroutine; it never blocks.
+func (m *maintenance) rotated(r *rotator, rt Rotated) {
+	if r.OnRotate != nil {
+		m.mu.Lock()
+		m.toTell = append(m.toTell, rt)
+		m.mu.Unlock()
+	}
+	select {
+	case m.wakeUp <- struct{}{}:
+	default:
+	}
+}
+
 // maintain is the maintenance goroutine.
-func (w *Writer) maintain() {
-	r := w.rot
-	defer close(r.exited)
+func (r *rotator) maintain() {
+	m := &r.maintenance
+	defer close(m.exited)
 	retry := time.NewTimer(0)
 	defer retry.Stop()
 	wait := maintainMin
 	for {
 		select {
-		case <-r.done:
+		case <-m.done:
 			return
-		case <-r.kick:
+		case <-m.wakeUp:
 		case <-retry.C:
 		}
 		r.callOnRotate()
-		if w.maintainOnce() {
+		if r.maintainOnce() {
 			retry.Reset(wait)
 			wait = min(2*wait, maintainMax)
 		} else {
@@ -51,10 +93,11 @@ func (w *Writer) maintain() {
 
 // callOnRotate tells OnRotate of the rotations queued for it.
 func (r *rotator) callOnRotate() {
-	r.mu.Lock()
-	told := r.told
-	r.told = nil
-	r.mu.Unlock()
+	m := &r.maintenance
+	m.mu.Lock()
+	told := m.toTell
+	m.toTell = nil
+	m.mu.Unlock()
 	for _, rt := range told {
 		r.OnRotate(rt)
 	}
@@ -63,14 +106,14 @@ func (r *rotator) callOnRotate() {
 // maintainOnce removes what the limits say, then compresses what it may. It
 // reports whether work is left for later. Its failures are reported once
 // each, as long as they repeat (see quietReporter).
-func (w *Writer) maintainOnce() (again bool) {
-	r := w.rot
+func (r *rotator) maintainOnce() (again bool) {
+	quiet := &r.maintenance.quiet
 	unlock, err := lockFile(r.maintPath, r.locks, false)
 	if errors.Is(err, errLockBusy) {
 		return true // another process maintains: look again, in case it stops
 	}
 	if err != nil {
-		r.maintQuiet.report(w, fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
+		quiet.report(fmt.Errorf("watchedfile: maintain %s: %w", r.path, err))
 		return true
 	}
 	defer unlock()
@@ -81,24 +124,24 @@ func (w *Writer) maintainOnce() (again bool) {
 	}
 	defer func() {
 		if err := errors.Join(errs...); err != nil {
-			r.maintQuiet.report(w, err)
+			quiet.report(err)
 		} else {
-			r.maintQuiet.clear()
+			quiet.clear()
 		}
 	}()
 	r.removeStale(tmpSuffix)
 	backups, foreign, err := r.backups()
 	if err != nil {
-		fail(fmt.Errorf("watchedfile: maintain %s: %w", w.path, err))
+		fail(fmt.Errorf("watchedfile: maintain %s: %w", r.path, err))
 		return true
 	}
 	if len(foreign) > 0 {
 		// Not an error to retry, but worth a word: someone else named
 		// files like this Writer's.
 		errs = append(errs, fmt.Errorf("watchedfile: maintain %s: %w: %d files named like its rotated files are not its own, left alone (%s...)",
-			w.path, ErrUnsafeFile, len(foreign), foreign[0]))
+			r.path, ErrUnsafeFile, len(foreign), foreign[0]))
 	}
-	backups = w.retain(backups, fail)
+	backups = r.retain(backups, fail)
 	for _, b := range slices.Backward(backups) { // oldest first
 		if !r.Compress || b.compressed {
 			continue
@@ -107,7 +150,7 @@ func (w *Writer) maintainOnce() (again bool) {
 			again = true // a shipper that lags may not have found it yet
 			continue
 		}
-		busy, err := w.compress(b.name)
+		busy, err := r.compress(b.name)
 		switch {
 		case err != nil:
 			fail(fmt.Errorf("watchedfile: compress %s: %w", filepath.Join(r.names.dir, b.name), err))
@@ -115,7 +158,7 @@ func (w *Writer) maintainOnce() (again bool) {
 			again = true
 		}
 		select {
-		case <-r.done:
+		case <-r.maintenance.done:
 			return false
 		default:
 		}
@@ -162,9 +205,8 @@ func (r *rotator) backups() ([]backup, []string, error) {
 
 // retain removes the backups beyond MaxBackups, MaxAge and MaxTotalSize,
 // oldest first, and returns those kept; fail is told of a removal that
-// failed.
-func (w *Writer) retain(bs []backup, fail func(error)) []backup {
-	r := w.rot
+// failed. Ages are measured on the system's clock, as the files' times are.
+func (r *rotator) retain(bs []backup, fail func(error)) []backup {
 	var kept []backup
 	var total int64
 	now := time.Now()
@@ -220,8 +262,7 @@ func (r *rotator) removeStale(suffix string) {
 // and once more before it removes the source, and leaves the source as it
 // was if someone did. A reader that has it open keeps reading it through
 // its descriptor. busy says a writer holds it.
-func (w *Writer) compress(name string) (busy bool, err error) {
-	r := w.rot
+func (r *rotator) compress(name string) (busy bool, err error) {
 	src := filepath.Join(r.names.dir, name)
 	dst := src + r.names.zext
 	tmp := filepath.Join(r.names.dir, "."+name+r.names.zext+tmpSuffix)
@@ -249,7 +290,7 @@ func (w *Writer) compress(name string) (busy bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	in := &aloneReader{f: f, still: still, done: r.done}
+	in := &aloneReader{f: f, still: still, done: r.maintenance.done}
 	err = r.compressor().Compress(out, in)
 	if err == nil && !still() { // opened for writing after the last read
 		err = errNotAlone

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -26,10 +27,13 @@ import (
 // The error names the settings that differ.
 var ErrRotationMismatch = errors.New("watchedfile: another Writer of this path rotates it with other settings")
 
-// join makes the Writer one of the path's rotating Writers, as above; the
+// join makes the Writer one of the path's rotating Writers, as above,
+// making the directory with mkdirs (mode dirPerm) if it is missing; the
 // shared lock is let go of by leave.
-func (r *rotator) join(how openHow) error {
+func (r *rotator) join(mkdirs bool, dirPerm fs.FileMode) error {
+	how := r.locks
 	how.flag, how.noLink = os.O_RDWR|os.O_CREATE, true
+	how.mkdirs, how.dirPerm = mkdirs, dirPerm
 	f, err := openFile(r.membersPath, how)
 	if err != nil {
 		return err

@@ -208,9 +208,6 @@ func lastDirError(dir int, lookup bool) error {
 // the rules for dir and complete the links' checks.
 func openLast(dir int, name string, how openHow, links *ownerChecks) (*os.File, error) {
 	d := fdNode(dir)
-	if err := how.trust.dir(d); err != nil {
-		return nil, err
-	}
 	flag := how.flag&^(unix.O_CREAT|unix.O_EXCL) | unix.O_NONBLOCK | unix.O_CLOEXEC
 	if !how.follow {
 		flag |= unix.O_NOFOLLOW
@@ -222,6 +219,9 @@ func openLast(dir int, name string, how openHow, links *ownerChecks) (*os.File, 
 			fd, err := unix.Openat(dir, name, flag, 0)
 			if err == nil {
 				return usable(fd, name, func(f node) error {
+					if err := how.trust.dir(d); err != nil {
+						return err
+					}
 					if err := how.trust.file(d, f); err != nil {
 						return err
 					}
@@ -234,6 +234,9 @@ func openLast(dir int, name string, how openHow, links *ownerChecks) (*os.File, 
 			if err != unix.ENOENT || !create {
 				return nil, err
 			}
+		}
+		if err := how.trust.dir(d); err != nil { // nothing made in a directory refused
+			return nil, err
 		}
 		fd, err := unix.Openat(dir, name, flag|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, uint32(how.perm.Perm()))
 		if err == nil {

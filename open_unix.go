@@ -71,9 +71,6 @@ func openLast(name string, how openHow, owners []uint32) (*os.File, error) {
 		return nil, err
 	}
 	d, _ := nodeOf(di)
-	if err := how.trust.dir(d); err != nil {
-		return fail(err)
-	}
 	flag := how.flag&^(syscall.O_CREAT|syscall.O_EXCL) | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
 	excl := how.flag&syscall.O_EXCL != 0
 	create := how.flag&syscall.O_CREAT != 0 && len(owners) == 0
@@ -82,6 +79,9 @@ func openLast(name string, how openHow, owners []uint32) (*os.File, error) {
 			fd, err := openRetry(name, flag, 0)
 			if err == nil {
 				return usable(fd, name, func(f node) error {
+					if err := how.trust.dir(d); err != nil {
+						return err
+					}
 					if err := how.trust.file(d, f); err != nil {
 						return err
 					}
@@ -99,6 +99,9 @@ func openLast(name string, how openHow, owners []uint32) (*os.File, error) {
 			if err != syscall.ENOENT || !create {
 				return fail(err)
 			}
+		}
+		if err := how.trust.dir(d); err != nil { // nothing made in a directory refused
+			return fail(err)
 		}
 		fd, err := openRetry(name, flag|syscall.O_CREAT|syscall.O_EXCL, uint32(how.perm.Perm()))
 		if err == nil {

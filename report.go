@@ -82,8 +82,8 @@ func (r *reporter) stop() {
 
 // report passes err to the error handler, and counts it if it is dropped.
 func (w *Writer) report(err error) {
-	if w.rep.report(err) {
-		w.droppedErrors.Add(1)
+	if w.life.rep.report(err) {
+		w.stats.droppedErrors.Add(1)
 	}
 }
 
@@ -93,17 +93,19 @@ func (w *Writer) report(err error) {
 // the Writer's) is reported once, until another failure comes or clear
 // says the trouble is over.
 type quietReporter struct {
+	pass func(error) // the Writer's report
+
 	mu   sync.Mutex
 	last string
 }
 
-func (q *quietReporter) report(w *Writer, err error) {
+func (q *quietReporter) report(err error) {
 	q.mu.Lock()
 	again := q.last == err.Error()
 	q.last = err.Error()
 	q.mu.Unlock()
 	if !again {
-		w.report(err)
+		q.pass(err)
 	}
 }
 

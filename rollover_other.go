@@ -16,33 +16,33 @@ import (
 // grants them only to some users), the file at the path is renamed to its
 // dated name, final from then on, and a new file created at the path.
 // Called with the rotation lock held.
-func (w *Writer) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name string, err error) {
-	n := w.rot.names
-	if _, err := os.Lstat(w.path); err == nil {
-		if !w.rot.files.trust.own(w.path, 0) {
-			return nil, nil, "", "", fmt.Errorf("rename %s to its dated name: %w", w.path, ErrUnsafeFile)
+func (r *rotator) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name string, err error) {
+	n := r.names
+	if _, err := os.Lstat(r.path); err == nil {
+		if !r.files.trust.own(r.path, 0) {
+			return nil, nil, "", "", fmt.Errorf("rename %s to its dated name: %w", r.path, ErrUnsafeFile)
 		}
 		old = filepath.Join(n.dir, n.dated(t))
-		if err := renameNoReplace(w.path, old); err != nil {
+		if err := renameNoReplace(r.path, old); err != nil {
 			return nil, nil, "", "", err
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, "", "", err
 	}
-	f, info, err = w.createFile(w.path)
+	f, info, err = r.createFile(r.path)
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	w.rot.created = t
-	return f, info, old, filepath.Base(w.path), nil
+	r.created = t
+	return f, info, old, filepath.Base(r.path), nil
 }
 
-// liveStart returns when the file at the path, which has no dated name yet,
-// was started: when this Writer created it, or else its creation time.
-// Called with the write lock held.
-func (w *Writer) liveStart() time.Time {
-	if !w.rot.created.IsZero() {
-		return w.rot.created
+// liveStart returns when the file at the path, cur, which has no dated
+// name yet, was started: when this Writer created it, or else its creation
+// time. Called with making held.
+func (r *rotator) liveStart(cur fs.FileInfo) time.Time {
+	if !r.created.IsZero() {
+		return r.created
 	}
-	return creationTime(w.out.info)
+	return creationTime(cur)
 }

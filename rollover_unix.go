@@ -23,22 +23,22 @@ import (
 // Records are written straight to the file's final name, which never
 // changes: a reader that follows the dated names loses and repeats nothing,
 // however late it reads (see the package documentation).
-func (w *Writer) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name string, err error) {
-	n := w.rot.names
-	w.rot.removeStaleLinks()
-	fi, err := os.Lstat(w.path)
+func (r *rotator) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name string, err error) {
+	n := r.names
+	r.removeStaleLinks()
+	fi, err := os.Lstat(r.path)
 	switch {
 	case err == nil && fi.Mode().IsRegular():
-		if !w.rot.files.trust.own(w.path, 0) {
-			return nil, nil, "", "", fmt.Errorf("rename %s to its dated name: %w", w.path, ErrUnsafeFile)
+		if !r.files.trust.own(r.path, 0) {
+			return nil, nil, "", "", fmt.Errorf("rename %s to its dated name: %w", r.path, ErrUnsafeFile)
 		}
 		old = n.dated(t)
-		if err := renameNoReplace(w.path, filepath.Join(n.dir, old)); err != nil {
+		if err := renameNoReplace(r.path, filepath.Join(n.dir, old)); err != nil {
 			return nil, nil, "", "", err
 		}
 		t = t.Add(time.Millisecond)
 	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
-		if target, err := os.Readlink(w.path); err == nil {
+		if target, err := os.Readlink(r.path); err == nil {
 			old = filepath.Base(target)
 		}
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
@@ -48,13 +48,13 @@ func (w *Writer) rollover(t time.Time) (f *os.File, info fs.FileInfo, old, name 
 		old = filepath.Join(n.dir, old)
 	}
 	name = n.dated(t)
-	f, info, err = w.createFile(filepath.Join(n.dir, name))
+	f, info, err = r.createFile(filepath.Join(n.dir, name))
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	if err := symlinkOver(name, w.path); err != nil {
+	if err := symlinkOver(name, r.path); err != nil {
 		f.Close()
-		w.rot.files.trust.removeOwn(filepath.Join(n.dir, name), 0)
+		r.files.trust.removeOwn(filepath.Join(n.dir, name), 0)
 		return nil, nil, "", "", err
 	}
 	return f, info, old, name, nil
@@ -104,4 +104,4 @@ func (r *rotator) removeStaleLinks() {
 }
 
 // liveStart is zero: the live file's dated name says when it was started.
-func (w *Writer) liveStart() time.Time { return time.Time{} }
+func (r *rotator) liveStart(fs.FileInfo) time.Time { return time.Time{} }

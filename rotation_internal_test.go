@@ -136,7 +136,7 @@ func TestTimeRotationAtMidnight(t *testing.T) {
 	require.NoError(t, err)
 
 	clock.set(time.Date(2026, 3, 8, 0, 0, 1, 0, ny))
-	w.notify()
+	w.life.wake()
 	var r Rotated
 	select {
 	case r = <-rotated:
@@ -179,16 +179,15 @@ func TestTimeRotationOnePerDay(t *testing.T) {
 				WithRotation(Rotation{Every: 24 * time.Hour, Location: loc}))
 			require.NoError(t, err)
 			defer w.Close()
+			stopGoroutine(w) // this test plays its part
 			var want []time.Time
 			for range 4 * 24 * 3 {
 				clock.add(20 * time.Minute)
-				w.lock.lock()
-				before := w.reopens.Load()
-				w.rotateIfDue(clock.now())
-				if w.reopens.Load() != before {
+				before := w.stats.reopens.Load()
+				w.rotateIfDue()
+				if w.stats.reopens.Load() != before {
 					rotations = append(rotations, clock.now())
 				}
-				w.lock.unlock()
 				if lt := clock.now().In(loc); lt.Hour() == 0 && lt.Minute() < 20 {
 					want = append(want, clock.now()) // the first step past local midnight
 				}
@@ -269,14 +268,14 @@ func TestRotationStalledBySchedule(t *testing.T) {
 	// looked waits for the goroutine's look at the time the clock says.
 	looked := func() {
 		require.Eventually(t, func() bool {
-			w.lock.lock()
-			defer w.lock.unlock()
+			w.rot.making.Lock()
+			defer w.rot.making.Unlock()
 			return w.rot.due.After(clock.now())
 		}, 10*time.Second, time.Millisecond, "no look at %v", clock.now())
 	}
 	look := func(hour int) {
 		clock.set(time.Date(2026, 12, 7, hour, 0, 1, 0, time.UTC))
-		w.notify()
+		w.life.wake()
 		looked()
 	}
 	looked() // the first, at Open
@@ -295,4 +294,13 @@ func TestRotationStalledBySchedule(t *testing.T) {
 	}
 	look(13)
 	assert.Empty(t, reported, "reported again before a rotation")
+}
+
+// stopGoroutine stops the Writer's goroutine, so that a test can play its
+// part; Close works as before.
+func stopGoroutine(w *Writer) {
+	w.life.stop()
+	w.life.done = make(chan struct{}) // for Close, which stops it again
+	w.life.exited = make(chan struct{})
+	close(w.life.exited)
 }

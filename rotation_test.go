@@ -49,32 +49,41 @@ func readRotated(t *testing.T, dir string) (lines map[string]int, files int) {
 }
 
 // TestRotationBySize, on every system (a symlink to dated files on Unix,
-// renames elsewhere): 8 goroutines write across dozens of rotations; every
-// record is in exactly one file, whole, and only the newest MaxBackups
-// rotated files are kept.
+// renames elsewhere): 8 goroutines write across dozens of rotations, made
+// while they write; every record is in exactly one file, whole.
 func TestRotationBySize(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	w := openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 4096}))
+	const rotations, most = 24, 100000 // records per goroutine at most: a bound, not the end
 	var wg sync.WaitGroup
+	var written [8]int
 	for g := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range 200 {
-				_, err := fmt.Fprintf(w, "g%d record %04d %s\n", g, i, strings.Repeat("x", 60))
+			for i := range most {
+				if i%50 == 0 && w.Stats().Reopens >= rotations {
+					return
+				}
+				_, err := fmt.Fprintf(w, "g%d record %06d %s\n", g, i, strings.Repeat("x", 60))
 				assert.NoError(t, err)
+				written[g]++
 			}
 		}()
 	}
 	wg.Wait()
 	lines, files := readRotated(t, dir)
-	assert.Len(t, lines, 8*200)
+	total := 0
+	for _, n := range written {
+		total += n
+	}
+	assert.Len(t, lines, total)
 	for line, n := range lines {
 		require.Equal(t, 1, n, "%q", line)
-		require.Regexp(t, `^g\d record \d{4} x{60}\n$`, line)
+		require.Regexp(t, `^g\d record \d{6} x{60}\n$`, line)
 	}
-	assert.Greater(t, files, 20, "rotated by size")
+	assert.Greater(t, files, rotations, "rotated by size")
 	dated := regexp.MustCompile(`^app-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.log$`)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)

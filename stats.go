@@ -61,59 +61,58 @@ type Stats struct {
 // answers with those published last.
 func (w *Writer) Stats() Stats {
 	records, bytes, failed := w.tallied()
-	w.stats.mu.Lock()
-	defer w.stats.mu.Unlock()
+	m := &w.stats
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	return Stats{
-		Backend:        w.stats.backend,
-		FallbackReason: w.stats.fallbackReason,
-		Records:        records + w.records.Load(),
-		Bytes:          bytes + w.bytes.Load(),
-		WriteErrors:    failed + w.writeErrors.Load(),
-		FlushErrors:    w.flushErrors.Load(),
+		Backend:        m.backend,
+		FallbackReason: m.fallbackReason,
+		Records:        records + m.taken.records.Load(),
+		Bytes:          bytes + m.taken.bytes.Load(),
+		WriteErrors:    failed + m.taken.failed.Load(),
+		FlushErrors:    m.flushErrors.Load(),
 		Buffered:       w.buffered(),
-		Reopens:        w.reopens.Load(),
-		FailedReopens:  w.failedReopens.Load(),
-		ReopenPending:  w.pending.Load(),
-		LastError:      w.stats.lastErr,
-		DroppedErrors:  w.droppedErrors.Load(),
+		Reopens:        m.reopens.Load(),
+		FailedReopens:  m.failedReopens.Load(),
+		ReopenPending:  w.follow.pending.Load(),
+		LastError:      m.lastErr,
+		DroppedErrors:  m.droppedErrors.Load(),
 	}
 }
 
-// status is what Stats reports that changes seldom, under its own mutex:
-// the goroutine sets it without the write lock.
-type status struct {
-	mu             sync.Mutex
+// metrics is what Stats reports, kept where each part is cheapest to keep:
+// the counts of the file's writes by the holder of the write lock (tally),
+// the records the buffer took with atomics (taken), the rare events with
+// atomics, and what changes seldom under mu.
+type metrics struct {
+	tally tally
+	taken struct{ records, bytes, failed atomic.Uint64 } // by the buffer (WithBuffer)
+
+	flushErrors   atomic.Uint64
+	reopens       atomic.Uint64
+	failedReopens atomic.Uint64
+	droppedErrors atomic.Uint64
+
+	mu             sync.Mutex // guards what follows; the goroutine sets it without the write lock
 	backend        Backend
 	fallbackReason string
 	lastErr        error
 }
 
-func (s *status) setBackend(b Backend, reason error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.backend = b
-	s.fallbackReason = ""
+func (m *metrics) setBackend(b Backend, reason error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.backend = b
+	m.fallbackReason = ""
 	if reason != nil {
-		s.fallbackReason = reason.Error()
+		m.fallbackReason = reason.Error()
 	}
 }
 
-func (s *status) setErr(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lastErr = err
-}
-
-// counters are what Stats reads without a lock.
-type counters struct {
-	records       atomic.Uint64 // buffered Writes (see tally for the others)
-	bytes         atomic.Uint64
-	writeErrors   atomic.Uint64
-	flushErrors   atomic.Uint64
-	reopens       atomic.Uint64
-	failedReopens atomic.Uint64
-	droppedErrors atomic.Uint64
-	pending       atomic.Bool
+func (m *metrics) setErr(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lastErr = err
 }
 
 // tally counts what the file's writes did. Atomic counters cost a Write
@@ -152,7 +151,7 @@ const statsWait = 20 * time.Millisecond
 // next write. A holder that hangs in write(2) does not hold Stats up for
 // long, and Stats, holding the lock, writes nothing (see writeLock.unlock).
 func (w *Writer) tallied() (records, bytes, failed uint64) {
-	t := &w.tally
+	t := &w.stats.tally
 	if w.lockOrPublished() {
 		t.publish()
 		w.lock.unlock()
@@ -166,13 +165,13 @@ func (w *Writer) lockOrPublished() bool {
 	if w.lock.tryLock() {
 		return true
 	}
-	seq := w.tally.seq.Load()
+	seq := w.stats.tally.seq.Load()
 	w.flags.Or(flagStats)
 	for deadline := time.Now().Add(statsWait); time.Now().Before(deadline); time.Sleep(20 * time.Microsecond) {
 		if w.lock.tryLock() {
 			return true
 		}
-		if w.tally.seq.Load() != seq {
+		if w.stats.tally.seq.Load() != seq {
 			return false
 		}
 	}

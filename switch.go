@@ -5,128 +5,62 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
-// This file decides on a switch of files and makes it, and is the Writer's
-// goroutine.
+// This file decides on a switch of files and makes it.
 //
-// An event's way: the watcher (inotify_linux.go) reads it and flags the
-// Writer (flag): one atomic Or, and a wake-up of the goroutine. Whoever
-// takes the write lock first, the next Write (checkNow, from prepare) or
-// the goroutine (run), looks at the path (look) and switches (switchFile):
-// opens the new file, makes it the one written to, closes the old one. All
+// An event's way: the watcher (inotify_linux.go) reads it and calls
+// pathChanged: one atomic Or on the Writer's flags, and a wake-up of its
+// goroutine. Whoever takes the write lock first, the next Write
+// (checkAfterEvent, from prepare, output.go) or the goroutine (run,
+// life.go), looks at the path (look) and switches (switchFile): opens the
+// new file, makes it the one written to (switchTo), closes the old one. All
 // of it under the lock, so no record is written to a file being closed and
 // every record whose Write begins after the event goes to the new file. The
 // goroutine then watches the new file (startWatching, watch.go), outside
-// the lock: records wait for the switch, not for the watch.
-//
-// The goroutine also does what no Write can: it switches a Writer that
-// writes nothing, retries a failed open on a backoff, waits out the create
-// delay, stats the path once per check interval (what inotify cannot see),
-// polls when there is no watcher, flushes the buffer on its interval, and
-// retries the held rest of a cut record. Close stops it (done) and waits
-// for it (exited) before it takes the lock for the last time.
+// the lock: records wait for the switch, not for the watch. With
+// WithRotation, a file that must be made (the path names none) is made by
+// the rotator, on the goroutine, outside the lock (writer_rotate.go).
 
-// switchState is what the Writer knows of the path. Guarded by the lock.
-type switchState struct {
-	pending      bool          // the path names another file than the open one, or none
+// follower is what the Writer knows of the path, and how it hears of
+// changes. Guarded by the write lock, but for pending, which Stats reads.
+type follower struct {
+	pending      atomic.Bool   // the path names another file than the open one, or none
 	missingSince time.Time     // when the path was first found empty; zero if it is not
 	retry        time.Duration // the next backoff
 	next         time.Time     // when the goroutine looks next
 	rewatch      bool          // switched: the goroutine must watch the new file
 	lost         error         // why the Writer has no file (see dropFile); nil while it has one
+	create       atomic.Bool   // the rotator must make the file the path names none of (writer_rotate.go)
 
-	// deletePending is the system's (see open_windows.go); a test stands
+	watcher  watcher // nil when polling (watch.go); replaced by the goroutine only
+	attribOn bool    // watcher.attrib is on
+
+	// deletePending is the system's (see file_windows.go); a test stands
 	// in for it where the system never reports a pending delete (wine).
 	deletePending func(*os.File) bool
 }
 
-// flag tells the Writer that its file or the path may have changed: the next
-// Write, or the goroutine if it is first, looks before writing. It never
-// blocks; the watcher calls it as it reads the event.
-func (w *Writer) flag() {
+// pathChanged tells the Writer that its file or the path may have changed:
+// the next Write, or the goroutine if it is first, looks before writing. It
+// never blocks; the watcher calls it as it reads the event.
+func (w *Writer) pathChanged() {
 	w.flags.Or(flagEvent)
-	w.notify()
+	w.life.wake()
 }
 
-// notify wakes the goroutine; it never blocks, and wake-ups coalesce.
-func (w *Writer) notify() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-// run is the Writer's goroutine.
-func (w *Writer) run() {
-	defer close(w.exited)
-	timer := time.NewTimer(w.cfg.interval())
-	defer timer.Stop()
-	var flush <-chan time.Time // nil without a buffer: never ready
-	if w.buf != nil {
-		ticker := time.NewTicker(w.cfg.flushInterval)
-		defer ticker.Stop()
-		flush = ticker.C
-	}
-	for {
-		select {
-		case <-w.done:
-			return
-		case <-flush:
-			if err := w.flush(); err != nil {
-				w.report(err)
-			}
-			continue
-		case <-w.wake:
-		case <-timer.C:
-		}
-		now := time.Now()
-		w.lock.lock()
-		w.writeHeld() // its failures are the Writes' to return
-		if w.flags.Load()&flagEvent != 0 || !now.Before(w.sw.next) {
-			w.check(now)
-		}
-		if !w.sw.pending {
-			w.attrib(false)
-		}
-		next := w.sw.next
-		if w.rot != nil && w.rot.Every > 0 {
-			w.rotateIfDue(w.rot.now())
-			next = minTime(next, now.Add(w.rot.due.Sub(w.rot.now())))
-		}
-		f, rewatch := w.out.f, w.sw.rewatch
-		w.sw.rewatch = false
-		w.lock.unlock()
-		if rewatch {
-			// After the swap, not before: the swap is what records wait for.
-			w.startWatching(f)
-			w.flag() // look again: the path may have changed before the watch
-		} else if err := w.watchErr(); err != nil {
-			w.lostWatcher(err)
-			w.startWatching(f) // a new instance, if one can be had
-		}
-		timer.Reset(max(next.Sub(now), 0))
-	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-// checkNow is check for a write that found the event flag set. Called with
-// the lock held.
-func (w *Writer) checkNow() {
+// checkAfterEvent is check for a write that found the event flag set.
+// Called with the lock held.
+func (w *Writer) checkAfterEvent() {
 	if w.flags.Load()&flagEvent == 0 {
 		return
 	}
 	w.check(time.Now())
-	if w.sw.pending || w.sw.rewatch {
-		w.notify() // the goroutine watches the new file, or retries in time
+	if w.follow.pending.Load() || w.follow.rewatch {
+		w.life.wake() // the goroutine watches the new file, or retries in time
 	}
 }
 
@@ -165,17 +99,14 @@ func (w *Writer) look() (state pathState, deleted bool) {
 // sets when to look next, and reports a failure. Called with the lock held.
 func (w *Writer) check(now time.Time) {
 	w.flags.And(^uint32(flagEvent)) // an event from now on flags again
-	s := &w.sw
+	s := &w.follow
 	state, deleted := w.look()
 	if state == pathSame && !deleted {
 		w.settle()
 		s.next = now.Add(w.cfg.interval())
 		return
 	}
-	if !s.pending {
-		s.pending = true
-		w.pending.Store(true)
-	}
+	s.pending.Store(true)
 	if !deleted {
 		// Until the switch, hear of owner and mode changes in the
 		// directory too: logrotate's new file cannot be opened by
@@ -210,51 +141,65 @@ func (w *Writer) check(now time.Time) {
 			return
 		}
 	}
-	if err := w.reopen(state == pathMissing || deleted); err != nil {
+	err := w.reopen(state == pathMissing || deleted)
+	switch {
+	case errors.Is(err, errRotatorCreates):
+		s.create.Store(true)
+		w.life.wake()
+		s.backoff(now, wait, w.cfg.retryMax)
+	case err != nil:
 		w.reopenFailed(err)
 		w.report(err)
 		s.backoff(now, wait, w.cfg.retryMax)
-		return
+	default:
+		s.next = now.Add(w.cfg.interval())
 	}
-	s.next = now.Add(w.cfg.interval())
 }
 
 // backoff sets the next look d from now and doubles the retry, up to most.
-func (s *switchState) backoff(now time.Time, d, most time.Duration) {
+func (s *follower) backoff(now time.Time, d, most time.Duration) {
 	s.next = now.Add(d)
 	s.retry = min(2*s.retry, most)
 }
 
+// errRotatorCreates is reopen's answer when the path names no file and the
+// rotator must make one (writer_rotate.go), which it does without the lock.
+var errRotatorCreates = errors.New("watchedfile: the rotation makes the new file")
+
 // switchFile opens the path and, if it names another file than the open one,
-// makes it the file that writes go to and closes the old one. Called with
-// the lock held: no write is under way.
+// makes it the file that writes go to and closes the old one. With
+// WithRotation a missing file is not made here: errRotatorCreates. Called
+// with the lock held: no write is under way.
 func (w *Writer) switchFile(create bool) error {
-	f, info, err := w.open(create)
+	f, info, err := w.openPath(create && w.rot == nil)
 	if err != nil {
+		if create && w.rot != nil && errors.Is(err, fs.ErrNotExist) {
+			return errRotatorCreates
+		}
 		return fmt.Errorf("watchedfile: reopen: %w", err)
 	}
-	if w.out.f != nil && os.SameFile(info, w.out.info) {
-		f.Close()
-		w.settle()
-		return nil
-	}
-	w.use(f, info)
+	w.switchTo(f, info)
 	return nil
 }
 
-// use makes f, just opened, the file that writes go to, and closes the old
-// one. Called with the lock held.
-func (w *Writer) use(f *os.File, info fs.FileInfo) {
+// switchTo makes f, just opened, the file that writes go to, and closes the
+// old one; if f is the open file already, it closes f instead. Called with
+// the lock held.
+func (w *Writer) switchTo(f *os.File, info fs.FileInfo) {
+	if w.out.f != nil && os.SameFile(info, w.out.info) {
+		f.Close()
+		w.settle()
+		return
+	}
 	old := w.out.f
 	w.out.set(f, info)
-	w.lookAtSize()
-	w.reopens.Add(1)
-	w.sw.rewatch = true
+	w.stats.reopens.Add(1)
+	w.follow.rewatch = true
 	w.settle()
-	w.notify() // the goroutine watches f
+	w.life.wake() // the goroutine watches f
 	if old == nil {
 		// The Writer had none (see dropFile): writes may go on.
-		w.sw.lost = nil
+		w.follow.lost = nil
 		w.flags.And(^uint32(flagNoFile))
 		return
 	}
@@ -269,7 +214,7 @@ func (w *Writer) use(f *os.File, info fs.FileInfo) {
 // Called with the lock held.
 func (w *Writer) reopen(create bool) error {
 	err := w.switchFile(create)
-	if err != nil && w.out.f != nil && w.sw.deletePending(w.out.f) {
+	if err != nil && !errors.Is(err, errRotatorCreates) && w.out.f != nil && w.follow.deletePending(w.out.f) {
 		w.dropFile()
 		err = w.switchFile(true)
 	}
@@ -291,15 +236,15 @@ func (w *Writer) dropFile() {
 // file. Called with the lock held.
 func (w *Writer) errNoFile(op string) error {
 	return fmt.Errorf("watchedfile: %s %s: the deleted file is closed and no new one could be created yet: %w",
-		op, w.path, w.sw.lost)
+		op, w.path, w.follow.lost)
 }
 
 // settle records that the open file is the one at the path.
 func (w *Writer) settle() {
-	w.sw.pending = false
-	w.sw.missingSince = time.Time{}
-	w.sw.retry = w.cfg.retryMin
-	w.pending.Store(false)
+	w.follow.pending.Store(false)
+	w.follow.create.Store(false)
+	w.follow.missingSince = time.Time{}
+	w.follow.retry = w.cfg.retryMin
 	w.stats.setErr(nil)
 }
 
@@ -308,8 +253,8 @@ func (w *Writer) settle() {
 // lock held.
 func (w *Writer) reopenFailed(err error) {
 	if w.out.f == nil {
-		w.sw.lost = err
+		w.follow.lost = err
 	}
-	w.failedReopens.Add(1)
+	w.stats.failedReopens.Add(1)
 	w.stats.setErr(err)
 }

@@ -21,9 +21,7 @@ func openWithoutGoroutine(t *testing.T, path string, opts ...Option) *Writer {
 	w, err := Open(path, opts...)
 	require.NoError(t, err)
 	require.Equal(t, BackendInotify, w.Stats().Backend)
-	close(w.done)
-	<-w.exited
-	w.done = make(chan struct{}) // for Close, which closes it again
+	stopGoroutine(w)
 	t.Cleanup(func() { w.Close() })
 	// The flag Open raises for a rotation before the first watch: let
 	// a Write take it, so that the next flag comes from an event.

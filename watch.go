@@ -27,13 +27,6 @@ type watcher interface {
 	close() error
 }
 
-// watching is the Writer's watcher. Guarded by the lock, since a Write's
-// check arms attrib; replaced by the goroutine only.
-type watching struct {
-	w        watcher // nil when polling
-	attribOn bool
-}
-
 // startWatching arms the watcher for f, creating one if the Writer has none:
 // at Open, and at each switch after a fallback, since what stopped inotify
 // (a limit reached, a file system without events) may not hold for the new
@@ -44,9 +37,9 @@ func (w *Writer) startWatching(f *os.File) {
 	if w.cfg.forcePolling {
 		return
 	}
-	had := w.watch.w != nil
+	had := w.follow.watcher != nil
 	if !had {
-		wt, err := newWatcher(w.flag)
+		wt, err := newWatcher(w.pathChanged)
 		if wt == nil {
 			// This system has no event source, or none to be had now.
 			w.stats.setBackend(BackendPolling, err)
@@ -54,7 +47,7 @@ func (w *Writer) startWatching(f *os.File) {
 		}
 		w.setWatcher(wt)
 	}
-	err := w.watch.w.watch(f, w.path)
+	err := w.follow.watcher.watch(f, w.path)
 	switch {
 	case err == nil:
 		w.stats.setBackend(BackendInotify, nil)
@@ -78,32 +71,32 @@ func (w *Writer) switchedFrom(f *os.File) bool {
 
 // attrib turns the watcher's attrib on or off. Called with the lock held.
 func (w *Writer) attrib(on bool) {
-	if w.watch.w != nil && w.watch.attribOn != on {
-		w.watch.w.attrib(on)
-		w.watch.attribOn = on
+	if w.follow.watcher != nil && w.follow.attribOn != on {
+		w.follow.watcher.attrib(on)
+		w.follow.attribOn = on
 	}
 }
 
 // watchErr reports why the watcher stopped telling of changes, or nil.
 // Called by the goroutine, which alone replaces the watcher.
 func (w *Writer) watchErr() error {
-	if w.watch.w == nil {
+	if w.follow.watcher == nil {
 		return nil
 	}
-	return w.watch.w.err()
+	return w.follow.watcher.err()
 }
 
 // setWatcher replaces the watcher, under the lock: a Write's check uses it.
 func (w *Writer) setWatcher(wt watcher) {
 	w.lock.lock()
-	w.watch = watching{w: wt}
+	w.follow.watcher, w.follow.attribOn = wt, false
 	w.lock.unlock()
 }
 
 // dropWatcher closes the watcher, if any, once no Write can use it: when
 // it cannot serve, and at Close, once the goroutine is gone.
 func (w *Writer) dropWatcher() error {
-	wt := w.watch.w
+	wt := w.follow.watcher
 	if wt == nil {
 		return nil
 	}

@@ -27,24 +27,21 @@ import (
 type Writer struct {
 	path string
 	cfg  config
-	buf  *buffer  // nil unless WithBuffer
-	rot  *rotator // nil unless WithRotation; see rotate.go
 
-	lock  writeLock     // see lock.go; guards out and sw
-	flags atomic.Uint32 // anything set sends a write down the slow path
-	out   output        // the file written to; see write.go
-	sw    switchState   // what the Writer knows of the path; see switch.go
-	watch watching      // how it hears of changes; see watch.go
-	rep   reporter      // the error handler's goroutine; see report.go
-	stats status        // what Stats reports besides the counts; see stats.go
-	tally tally
-	counters
+	// The hot path: lock is held to write to the file, to switch files and
+	// to close one (lock.go); out is the file written to (output.go),
+	// guarded by lock; any bit set in flags sends a write down the slow
+	// path, where it looks before it writes.
+	lock  writeLock
+	flags atomic.Uint32
+	out   output
 
-	wake    chan struct{} // the Writer's goroutine must look now
-	done    chan struct{} // closed by Close: the goroutine must return
-	exited  chan struct{} // closed by the goroutine when it returns
-	closing atomic.Bool
-	closed  chan struct{} // closed when the first Close is done
+	follow follower // what the Writer knows of the path, and how it hears of changes (switch.go, watch.go)
+	life   life     // its goroutines, and Close (life.go)
+	stats  metrics  // what Stats reports (stats.go)
+
+	buf *buffer  // nil unless WithBuffer (buffer.go)
+	rot *rotator // nil unless WithRotation (rotator.go; the Writer's side in writer_rotate.go)
 }
 
 // Bits of Writer.flags.
@@ -83,49 +80,59 @@ func Open(path string, opts ...Option) (*Writer, error) {
 			o.apply(&cfg)
 		}
 	}
-	w := &Writer{
-		path:   abs,
-		cfg:    cfg,
-		wake:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		exited: make(chan struct{}),
-		closed: make(chan struct{}),
-	}
+	w := &Writer{path: abs, cfg: cfg}
 	w.lock.group = cfg.groupCommit
 	w.lock.write = w.writeBatch
-	w.sw.retry = cfg.retryMin
-	w.sw.deletePending = deletePending
+	w.follow.retry = cfg.retryMin
+	w.follow.deletePending = deletePending
 	w.stats.backend = BackendPolling
+	w.life.init()
 	if cfg.bufSize > 0 {
 		w.buf = newBuffer(cfg.bufSize)
 	}
-	if cfg.rotation != nil {
-		if w.rot, err = newRotator(abs, cfg.rotation, &cfg); err != nil {
-			return nil, fmt.Errorf("watchedfile: open %s: %w", path, err)
-		}
-		members := w.rot.locks
-		members.mkdirs, members.dirPerm = cfg.mkdirAll, cfg.dirMode
-		if err := w.rot.join(members); err != nil {
-			return nil, fmt.Errorf("watchedfile: open %s: %w", path, err)
-		}
-	}
-	f, info, err := w.open(true)
+	f, info, err := w.openFirst()
 	if err != nil {
-		if w.rot != nil {
-			w.rot.leave()
-		}
-		return nil, fmt.Errorf("watchedfile: %w", err)
+		return nil, err
 	}
 	w.out.set(f, info)
-	w.lookAtSize()
 	w.startWatching(f)
-	w.rep.start(cfg.onError)
+	w.life.rep.start(cfg.onError)
 	go w.run()
 	if w.rot != nil {
-		go w.maintain()
+		w.rot.startMaintenance()
 	}
-	w.flag() // a rotation between the open and the first watch is seen now
+	w.pathChanged() // a rotation between the open and the first watch is seen now
 	return w, nil
+}
+
+// openFirst opens the path at Open, creating it if it does not exist: with
+// WithRotation, once this Writer has joined the path's rotating Writers.
+func (w *Writer) openFirst() (*os.File, fs.FileInfo, error) {
+	if w.cfg.rotation == nil {
+		f, info, err := w.openPath(true)
+		if err != nil {
+			return nil, nil, fmt.Errorf("watchedfile: %w", err)
+		}
+		return f, info, nil
+	}
+	rot, err := newRotator(w.path, w.cfg.rotation, &w.cfg, w.report)
+	if err != nil {
+		return nil, nil, fmt.Errorf("watchedfile: open %s: %w", w.path, err)
+	}
+	if err := rot.join(w.cfg.mkdirAll, w.cfg.dirMode); err != nil {
+		return nil, nil, fmt.Errorf("watchedfile: open %s: %w", w.path, err)
+	}
+	w.rot = rot
+	w.out.lookEvery = rot.sizeLookEvery()
+	f, info, err := w.openPath(false)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, info, err = rot.create(true, w.openPath, nil)
+	}
+	if err != nil {
+		rot.leave()
+		return nil, nil, fmt.Errorf("watchedfile: %w", err)
+	}
+	return f, info, nil
 }
 
 // Write writes p to the current file as one record and returns the number of
@@ -163,6 +170,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.lock.lock()
 	}
 	n, err := w.writeLocked(p)
+	if w.out.sizeLookDue() { // once per slice of bytes, with WithRotation's MaxSize
+		cur := w.out.info
+		w.lock.lead()
+		w.rotateIfFull(cur)
+		return n, err
+	}
 	w.lock.lead()
 	return n, err
 }
@@ -224,32 +237,39 @@ func (w *Writer) Sync() error {
 // written, Reopen returns that error and switches later. If the new file
 // can be opened but not watched, Reopen switches to it and the Writer
 // polls; that change is reported like the Writer's own, through
-// [WithErrorHandler] and [Stats.FallbackReason].
+// [WithErrorHandler] and [Stats.FallbackReason]. With [WithRotation], a
+// missing file is made by the rotation (a dated file and the link) without
+// the write lock, as its own rotations are.
 func (w *Writer) Reopen() error {
 	w.lock.lock()
-	defer w.lock.unlock()
+	err := w.reopenLocked()
+	w.lock.unlock()
+	if errors.Is(err, errRotatorCreates) {
+		return w.createRotated()
+	}
+	return err
+}
+
+// reopenLocked is Reopen with the lock held.
+func (w *Writer) reopenLocked() error {
 	if w.flags.Load()&flagClosed != 0 {
 		return w.errClosed("reopen")
 	}
 	if err := w.writeHeld(); err != nil {
-		w.notify() // the goroutine retries
+		w.life.wake() // the goroutine retries
 		return err
 	}
-	if err := w.reopen(true); err != nil {
-		w.reopenFailed(err)
-		// The goroutine retries, and reports if that fails too.
-		w.sw.pending = true
-		w.pending.Store(true)
-		w.sw.backoff(time.Now(), w.sw.retry, w.cfg.retryMax)
-		w.notify()
+	err := w.reopen(true)
+	if err == nil || errors.Is(err, errRotatorCreates) {
 		return err
 	}
-	return nil
+	w.reopenFailed(err)
+	// The goroutine retries, and reports if that fails too.
+	w.follow.pending.Store(true)
+	w.follow.backoff(time.Now(), w.follow.retry, w.cfg.retryMax)
+	w.life.wake()
+	return err
 }
-
-// closeWait bounds how long Close lets a write to a pipe, FIFO, socket or
-// terminal hang before it cuts it.
-const closeWait = time.Second
 
 // Close stops watching, writes what is buffered (see [WithBuffer]) and closes
 // the file, after any Write under way; a failed flush is returned joined
@@ -269,18 +289,16 @@ const closeWait = time.Second
 // Close began, which may be what called Close; the handler is not called
 // again.
 func (w *Writer) Close() error {
-	if !w.closing.CompareAndSwap(false, true) {
-		<-w.closed
+	if !w.life.closing.CompareAndSwap(false, true) {
+		<-w.life.closed
 		return nil
 	}
-	defer close(w.closed)
+	defer close(w.life.closed)
 	w.flags.Or(flagClosed) // checked under the lock before each new record
 	w.cutHungWrite()
-	close(w.done)
-	<-w.exited
+	w.life.stop()
 	if w.rot != nil {
-		close(w.rot.done)
-		<-w.rot.exited
+		w.rot.stopMaintenance()
 		defer w.rot.leave() // once the file is closed: no rotation of this Writer's is under way
 	}
 
@@ -298,17 +316,8 @@ func (w *Writer) Close() error {
 	}
 	w.lock.unlock() // records queued meanwhile get ErrClosed
 	errs = append(errs, w.dropWatcher())
-	w.rep.stop()
+	w.life.rep.stop()
 	return errors.Join(errs...)
-}
-
-// cutHungWrite gives a write under way to a pipe or terminal closeWait to
-// finish. It needs no lock: flagClosed is set, so the file no write uses can
-// change. On a regular file the deadline does nothing.
-func (w *Writer) cutHungWrite() {
-	if f := w.out.cur.Load(); f != nil {
-		f.SetWriteDeadline(time.Now().Add(closeWait))
-	}
 }
 
 // Path returns the absolute path the Writer writes to.
@@ -328,20 +337,6 @@ func (w *Writer) ready(op string) error {
 
 func (w *Writer) errClosed(op string) error {
 	return fmt.Errorf("watchedfile: %s %s: %w", op, w.path, os.ErrClosed)
-}
-
-// open opens the path for appending, creating it if create is set: with
-// WithRotation as a dated file and the link to it (see createRotated),
-// else as a plain file, and with WithMkdirAll its missing directories.
-func (w *Writer) open(create bool) (*os.File, fs.FileInfo, error) {
-	if w.rot == nil || !create {
-		return w.openPath(create)
-	}
-	f, info, err := w.openPath(false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return w.createRotated(w.out.f == nil) // at Open, wait for the lock
-	}
-	return f, info, err
 }
 
 // openPath opens the path for appending, creating it (and, with

@@ -241,7 +241,9 @@ func straceRecords(t *testing.T, run string, env ...string) (writes, stats int) 
 // back to inotify at the switch after the limit clears.
 func TestFallsBackToPollingWithoutInotify(t *testing.T) {
 	requireRoot(t) // to run the child as another user, whose limit it may use up
-	dir := worldTempDir(t)
+	dir := filepath.Join(worldTempDir(t), "log")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.Chown(dir, nobody, nobody)) // the child's own log directory
 	path := filepath.Join(dir, "app.log")
 	cmd := exec.Command(worldCopyOfTestBinary(t), "-test.run=^TestChildProcess$")
 	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=no-inotify", "WATCHEDFILE_PATH="+path)

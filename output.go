@@ -13,7 +13,7 @@ import (
 // which must go to the same file before anything else.
 
 // output is the file the Writer writes to. Guarded by the write lock, but
-// for cur.
+// for the atomics.
 type output struct {
 	f    *os.File    // nil only after dropFile
 	fd   int         // f's descriptor, written directly (see directFd); -1: write through f
@@ -21,19 +21,39 @@ type output struct {
 	iov  iovecs
 	held []byte // the rest of a cut record; see hold
 
-	// With WithRotation and MaxSize: when to look at the file's size next
-	// (tally.bytes reaching it, or flushed, for the buffer, a slice).
-	checkAt uint64
-	flushed uint64
+	// Bytes written to the file, and at how many the file wants a look at
+	// its size (WithRotation's MaxSize; noLook without): see sizeLookDue.
+	written, lookAt uint64
+	lookEvery       uint64
 
 	cur      atomic.Pointer[os.File] // f, for Close to cut a write that hangs
 	heldSize atomic.Int64            // len(held), for Stats
+	sizeLook atomic.Bool             // the goroutine is to look at the file's size (writer_rotate.go)
 }
 
-// set makes f, just opened, the file written to.
+// noLook is output.lookAt when the Writer never looks at the file's size.
+const noLook = ^uint64(0)
+
+// set makes f, just opened, the file written to, and asks for a look at its
+// size at the next write, if the Writer looks at sizes at all: another
+// process may have filled it.
 func (o *output) set(f *os.File, info fs.FileInfo) {
 	o.f, o.fd, o.info = f, directFd(f, info), info
 	o.cur.Store(f)
+	o.lookAt = noLook
+	if o.lookEvery != 0 {
+		o.lookAt = o.written
+	}
+}
+
+// sizeLookDue reports, once per lookEvery bytes written, that the file's
+// size is worth a look, and sets when the next one is.
+func (o *output) sizeLookDue() bool {
+	if o.written < o.lookAt {
+		return false
+	}
+	o.lookAt = o.written + o.lookEvery
+	return true
 }
 
 // writeLocked writes p to the current file as one record. Called with the
@@ -41,19 +61,16 @@ func (o *output) set(f *os.File, info fs.FileInfo) {
 func (w *Writer) writeLocked(p []byte) (int, error) {
 	if w.flags.Load() != 0 {
 		if err := w.beforeWrite(); err != nil {
-			w.tally.count(0, 0, 1)
+			w.stats.tally.count(0, 0, 1)
 			return 0, err
 		}
 	}
 	n, err := w.out.write(p)
 	if err != nil {
-		w.tally.count(0, 0, 1)
+		w.stats.tally.count(0, 0, 1)
 		return w.cut(p, n, err)
 	}
-	w.tally.count(1, n, 0)
-	if w.tally.bytes >= w.out.checkAt {
-		w.rotateIfFull()
-	}
+	w.stats.tally.count(1, n, 0)
 	return n, nil
 }
 
@@ -70,15 +87,14 @@ func (w *Writer) beforeWrite() error {
 // for, writes the rest of a cut record, and looks at the path after an
 // event (switching files if it names another). Called with the lock held.
 func (w *Writer) prepare() error {
-	f := w.flags.Load()
-	if f&flagStats != 0 {
+	if w.flags.Load()&flagStats != 0 {
 		w.flags.And(^uint32(flagStats))
-		w.tally.publish()
+		w.stats.tally.publish()
 	}
 	if err := w.writeHeld(); err != nil {
 		return err
 	}
-	w.checkNow()
+	w.checkAfterEvent()
 	if w.out.f == nil {
 		return w.errNoFile("write")
 	}
@@ -94,7 +110,7 @@ func (w *Writer) writeBatch(ws []*waiter) {
 		for _, wt := range ws {
 			wt.n, wt.err = 0, err
 		}
-		w.tally.count(0, 0, len(ws))
+		w.stats.tally.count(0, 0, len(ws))
 		return
 	}
 	for len(ws) > 0 {
@@ -120,17 +136,17 @@ func (w *Writer) writeBatch(ws []*waiter) {
 			}
 			n -= len(wt.p)
 		}
-		w.tally.count(ok, okBytes, len(chunk)-ok)
+		w.stats.tally.count(ok, okBytes, len(chunk)-ok)
 		if ok < len(chunk) {
 			for _, wt := range ws { // nothing more goes after a cut record
 				wt.n, wt.err = 0, w.pathError("write", err)
 			}
-			w.tally.count(0, 0, len(ws))
+			w.stats.tally.count(0, 0, len(ws))
 			return
 		}
 	}
-	if w.tally.bytes >= w.out.checkAt {
-		w.rotateIfFull()
+	if w.out.sizeLookDue() {
+		w.lookAtSize()
 	}
 }
 
@@ -172,7 +188,7 @@ func (w *Writer) writeHeld() error {
 		return w.pathError("write", err)
 	}
 	w.dropHeld()
-	if w.sw.pending {
+	if w.follow.pending.Load() {
 		w.flags.Or(flagEvent) // the switch it held up: look now
 	}
 	return nil

@@ -30,10 +30,12 @@ func directFd(f *os.File, info fs.FileInfo) int {
 }
 
 // write writes p, completing a write the kernel cut short (at a full disk,
-// the next write fails and says why).
+// the next write fails and says why), and counts what it wrote.
 func (o *output) write(p []byte) (int, error) {
 	if o.fd < 0 {
-		return o.f.Write(p)
+		n, err := o.f.Write(p)
+		o.written += uint64(n)
+		return n, err
 	}
 	n := 0
 	for {
@@ -44,16 +46,19 @@ func (o *output) write(p []byte) (int, error) {
 		switch {
 		case err == unix.EINTR:
 		case err != nil:
+			o.written += uint64(n)
 			return n, err
 		case n == len(p):
+			o.written += uint64(n)
 			return n, nil
 		}
 	}
 }
 
 // writev writes the records of ws with one writev(2), completing a write
-// the kernel cut short, and returns the bytes written.
-func (o *output) writev(ws []*waiter) (int, error) {
+// the kernel cut short, and returns and counts the bytes written.
+func (o *output) writev(ws []*waiter) (n int, err error) {
+	defer func() { o.written += uint64(n) }()
 	if o.fd < 0 {
 		return o.writeEach(ws)
 	}
@@ -71,7 +76,6 @@ func (o *output) writev(ws []*waiter) (int, error) {
 		total += len(wt.p)
 	}
 	defer clear(iov) // drop the records for the garbage collector
-	n := 0
 	for n < total {
 		m, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(o.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 		if errno == unix.EINTR {

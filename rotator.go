@@ -1,0 +1,388 @@
+package watchedfile
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// This file is the Writer's own rotation (WithRotation): when to rotate,
+// and making the next file. The rotator knows nothing of the Writer: the
+// Writer asks it (writer_rotate.go) and switches to the file it returns.
+//
+// Several processes may write one path, each with its own Writer. Each
+// counts the bytes it writes and, once per slice of them, has its goroutine
+// look at the file's size; at a boundary of the schedule the goroutine
+// looks at the clock. Whoever finds the file due takes the rotation lock, a
+// flock(2) on a file beside the log, without waiting for it (a process
+// holding it is rotating, and the others will follow), checks that no other
+// process rotated meanwhile (the path still names the file it writes; the
+// newest dated file is older than the period), and makes the new file: a
+// new dated file, header first, and the path, a symlink, pointed at it (see
+// rollover). The others hear of the new link through their directory watch
+// and switch at their next record, as after any rotation. Rotated files
+// keep their names for good; the maintenance goroutine (maintain.go)
+// compresses and removes them. Which files it takes as its own: safety.go.
+
+// rotator is a Writer's own rotation.
+type rotator struct {
+	Rotation
+	path        string
+	names       names
+	lockPath    string  // the rotation lock
+	maintPath   string  // the maintenance lock
+	membersPath string  // the settings every Writer of the path shares (members.go)
+	files       openHow // how it makes its files: its own, with their owner (safety.go)
+	locks       openHow // and its lock files
+	now         func() time.Time
+	quiet       quietReporter // the rotation's failures, to the Writer's error handler
+	members     *os.File      // the settings file, held with a shared lock while the Writer is open
+
+	// One rotation or creation at a time in this process (the Writer's
+	// goroutine, or Reopen); it guards the schedule's state.
+	making  sync.Mutex
+	due     time.Time // when the schedule looks next
+	missed  int       // boundaries in a row at which another process held the lock
+	stalled bool      // ErrRotationStalled was reported; cleared by the next rotation
+	created time.Time // when this Writer created the live file, in rename mode
+
+	maintenance maintenance // the maintenance goroutine (maintain.go)
+}
+
+// ErrRotationStalled is reported, wrapped, to the function set with
+// [WithErrorHandler] when the rotation is overdue because another process
+// holds its lock: the file holds twice MaxSize, or two boundaries of the
+// schedule passed. It is reported once until the next rotation.
+var ErrRotationStalled = errors.New("watchedfile: rotation held up: another process holds its lock")
+
+// newRotator makes the rotation r of path; report is the Writer's error
+// handler.
+func newRotator(path string, r *Rotation, cfg *config, report func(error)) (*rotator, error) {
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	dir, base := filepath.Split(path)
+	files := openHow{perm: cfg.mode, uid: r.UID, gid: r.GID, noLink: true, trust: cfg.trust()}
+	locks := files
+	locks.perm = lockPerm(cfg.mode)
+	rt := &rotator{
+		Rotation:    *r,
+		path:        path,
+		names:       newNames(path, r),
+		lockPath:    filepath.Join(dir, "."+base+".lock"),
+		maintPath:   filepath.Join(dir, "."+base+".maintenance.lock"),
+		membersPath: filepath.Join(dir, "."+base+".settings.lock"),
+		files:       files,
+		locks:       locks,
+		now:         cfg.clock,
+		quiet:       quietReporter{pass: report},
+	}
+	rt.maintenance.init(report)
+	if r.Every > 0 {
+		rt.due = rt.now() // the first look: a period may have ended while no process ran
+	}
+	return rt, nil
+}
+
+// sizeLookEvery is how many bytes a process writes between two looks at
+// the file's size, or 0 if it never looks.
+func (r *rotator) sizeLookEvery() uint64 {
+	if r.MaxSize == 0 {
+		return 0
+	}
+	return uint64(min(max(r.MaxSize/32, 1), 1<<20))
+}
+
+// rotateHow says why the rotator is asked: to look at the size, at the
+// schedule, or both; and whether to wait for a rotation of this process's
+// under way, else give up at once.
+type rotateHow struct {
+	bySize, bySchedule, wait bool
+}
+
+// rotate makes the next file if the one the Writer writes, cur, is due: it
+// holds MaxSize, or a boundary of the schedule has passed since it was
+// started; and gives it to use, before another rotation of this process's
+// can begin. It makes none if another process made one (the Writer then
+// switches as after any rotation). ran is false if it gave up for a
+// rotation under way. It reports its own failures. Called without the
+// write lock.
+func (r *rotator) rotate(cur fs.FileInfo, how rotateHow, use func(*os.File, fs.FileInfo)) (ran bool) {
+	if how.wait {
+		r.making.Lock()
+	} else if !r.making.TryLock() {
+		return false
+	}
+	defer r.making.Unlock()
+	now := r.now()
+	bySchedule := how.bySchedule && r.Every > 0 && !now.Before(r.due)
+	bySize, size := false, int64(0)
+	if how.bySize {
+		fi, err := os.Stat(r.path)
+		if err == nil && os.SameFile(fi, cur) && fi.Size() >= r.MaxSize {
+			bySize, size = true, fi.Size()
+		}
+	}
+	if !bySize && !bySchedule {
+		return true
+	}
+	f, info, busy := r.rotateLocked(now, bySize, cur)
+	if f != nil {
+		use(f, info)
+	}
+	switch {
+	case busy && bySize && size >= 2*r.MaxSize:
+		r.stall(fmt.Sprintf("the file holds %d bytes, MaxSize %d", size, r.MaxSize))
+	case busy && bySchedule:
+		if r.missed++; r.missed >= 2 {
+			r.stall(fmt.Sprintf("%d boundaries of the schedule passed", r.missed))
+		}
+	case bySchedule:
+		r.missed = 0
+	}
+	if bySchedule {
+		r.due = r.nextBoundary(now)
+	}
+	return true
+}
+
+// nextLook is when the schedule wants a look next, on the rotator's clock,
+// or the zero time without a schedule.
+func (r *rotator) nextLook() time.Time {
+	r.making.Lock()
+	defer r.making.Unlock()
+	return r.due
+}
+
+// stall reports, once until the next rotation, that a rotation is overdue
+// because another process holds the lock.
+func (r *rotator) stall(why string) {
+	if !r.stalled {
+		r.stalled = true
+		r.quiet.report(fmt.Errorf("%w (%s): rotate %s", ErrRotationStalled, why, r.path))
+	}
+}
+
+// rotateLocked is rotate's work once the file is found due: under the
+// rotation lock, if it is still needed. busy reports that another process
+// held the lock. Called with making held.
+func (r *rotator) rotateLocked(now time.Time, bySize bool, cur fs.FileInfo) (f *os.File, info fs.FileInfo, busy bool) {
+	unlock, err := lockFile(r.lockPath, r.locks, false)
+	if err != nil {
+		if errors.Is(err, errLockBusy) {
+			return nil, nil, true // another process rotates: the switch follows
+		}
+		r.quiet.report(fmt.Errorf("watchedfile: rotate %s: %w", r.path, err))
+		return nil, nil, false
+	}
+	defer unlock()
+	if fi, err := os.Stat(r.path); err == nil && !os.SameFile(fi, cur) {
+		return nil, nil, false // rotated by another process: the Writer switches to it
+	}
+	newest, err := r.newest()
+	if err != nil {
+		r.quiet.report(fmt.Errorf("watchedfile: rotate %s: %w", r.path, err))
+		return nil, nil, false
+	}
+	if started := r.liveStart(cur); started.After(newest) {
+		newest = started
+	}
+	if !bySize && !newest.Before(r.periodStart(now)) {
+		return nil, nil, false // the period's file exists
+	}
+	f, info, old, name, err := r.rollover(stampAfter(now, newest))
+	if err != nil {
+		r.quiet.report(fmt.Errorf("watchedfile: rotate %s: %w", r.path, err))
+		return nil, nil, false
+	}
+	r.quiet.clear()
+	r.stalled = false
+	r.maintenance.rotated(r, Rotated{Old: old, New: filepath.Join(r.names.dir, name), Time: now})
+	return f, info, false
+}
+
+// create makes the path's first file, or a new one when the path names
+// none: a dated file and the link to it, and gives it to use, if set,
+// before another rotation of this process's can begin. With wait (at Open)
+// it waits for the rotation lock; without, it fails with errLockBusy while
+// another process holds it. openExisting opens the path without creating:
+// another process may have made it meanwhile. Called without the write
+// lock.
+func (r *rotator) create(wait bool, openExisting func(create bool) (*os.File, fs.FileInfo, error), use func(*os.File, fs.FileInfo)) (f *os.File, info fs.FileInfo, err error) {
+	r.making.Lock()
+	defer r.making.Unlock()
+	defer func() {
+		if err == nil && use != nil {
+			use(f, info)
+		}
+	}()
+	unlock, err := lockFile(r.lockPath, r.locks, wait)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	if f, info, err := openExisting(false); !errors.Is(err, fs.ErrNotExist) {
+		return f, info, err
+	}
+	newest, err := r.newest()
+	if err != nil {
+		return nil, nil, err
+	}
+	now := r.now()
+	f, info, old, name, err := r.rollover(stampAfter(now, newest))
+	if err == nil && old != "" {
+		r.maintenance.rotated(r, Rotated{Old: old, New: filepath.Join(r.names.dir, name), Time: now})
+	}
+	return f, info, err
+}
+
+// stampAfter returns now, to the millisecond, or if that is not after
+// newest (two rotations in one millisecond, a clock set back), newest plus
+// a millisecond: names stay unique and in order.
+func stampAfter(now, newest time.Time) time.Time {
+	t := now.Truncate(time.Millisecond)
+	if !t.After(newest) {
+		t = newest.Add(time.Millisecond)
+	}
+	return t
+}
+
+// createFile creates the file name, which must not exist, as the
+// rotation's own (safety.go: O_EXCL, its owner), with the header: under a
+// temporary name, synced, then given its name if nothing has it meanwhile,
+// so that no file is seen with half a header. Header is called here,
+// without the Writer's lock: it may write through the Writer, to the file
+// being rotated. Called with the rotation lock held, which also makes a
+// temporary file left by a process killed here stale.
+func (r *rotator) createFile(name string) (*os.File, fs.FileInfo, error) {
+	at := name
+	if r.Header != nil {
+		at = filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+newSuffix)
+		r.removeStale(newSuffix)
+	}
+	how := r.files
+	how.flag = os.O_WRONLY | os.O_APPEND | os.O_CREATE | os.O_EXCL
+	f, err := openFile(at, how)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*os.File, fs.FileInfo, error) {
+		f.Close()
+		r.files.trust.removeOwn(at, 0)
+		return nil, nil, err
+	}
+	if r.Header != nil {
+		if _, err := f.Write(r.Header()); err != nil {
+			return fail(err)
+		}
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
+		if err := renameNoReplace(at, name); err != nil {
+			return fail(err)
+		}
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		r.files.trust.removeOwn(name, 0)
+		return nil, nil, err
+	}
+	return f, info, nil
+}
+
+// clockSlack is how far ahead of the clock a dated file may be named and
+// still count as the newest: names run ahead by a millisecond for each
+// rotation within one (see stampAfter). A file named further ahead (a clock
+// that was set back, a name another user chose) would hold back the
+// schedule and every later name until its date.
+const clockSlack = time.Minute
+
+// newest returns the start of the newest dated file of the rotation's own,
+// or the zero time. The file the link names counts even if it was removed:
+// its name was given, and a new file must not take it (a shipper would take
+// the new file for the old one), though the clock may still be in the
+// millisecond it says.
+func (r *rotator) newest() (time.Time, error) {
+	files, _, err := r.list()
+	if err != nil {
+		return time.Time{}, err
+	}
+	names := make([]string, 0, len(files)+1)
+	for _, f := range files {
+		names = append(names, f.name)
+	}
+	if target, err := os.Readlink(r.path); err == nil {
+		names = append(names, filepath.Base(target))
+	}
+	limit := r.now().Add(clockSlack)
+	var newest time.Time
+	for _, name := range names {
+		if t, _, ok := r.names.parse(name); ok && t.After(newest) && !t.After(limit) {
+			newest = t
+		}
+	}
+	return newest, nil
+}
+
+// A datedFile is a file of the path's, rotated or live.
+type datedFile struct {
+	name       string
+	start      time.Time
+	compressed bool
+	made       bool // by a Writer of the path (see trust.made)
+}
+
+// list returns the path's dated files of the rotation's own (safety.go),
+// oldest first (a file before its compressed copy), and the names of the entries named like them that are not.
+func (r *rotator) list() (files []datedFile, foreign []string, err error) {
+	d, err := os.Open(r.names.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.Close()
+	di, err := d.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		t, compressed, ok := r.names.parse(e.Name())
+		if !ok {
+			continue
+		}
+		fi, err := e.Info() // lstat
+		if err != nil {
+			continue // removed meanwhile
+		}
+		own, made := r.files.trust.ownInfo(di, fi, 0)
+		if !own {
+			foreign = append(foreign, e.Name())
+			continue
+		}
+		files = append(files, datedFile{e.Name(), t, compressed, made})
+	}
+	slices.SortFunc(files, func(a, b datedFile) int {
+		if c := a.start.Compare(b.start); c != 0 {
+			return c
+		}
+		return cmp.Compare(b2i(a.compressed), b2i(b.compressed)) // a file before its compressed copy
+	})
+	return files, foreign, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
