@@ -11,7 +11,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -121,4 +123,72 @@ func TestRotationKeepsMaxBackups(t *testing.T) {
 	require.NoError(t, w.Close())
 	lines, _ := readRotated(t, dir)
 	assert.Equal(t, 1, lines[fmt.Sprintf("record %04d %s\n", 299, strings.Repeat("x", 60))], "the last record")
+}
+
+// TestRotationHoldsNoWrites: a rotation makes the next file without the
+// write lock. While its Header is held up (and writes through the same
+// Writer, which would deadlock under the lock), other goroutines' Writes
+// go on to the current file and return; the Write that rotates returns
+// once the new file is in place, and the next record goes there.
+func TestRotationHoldsNoWrites(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	var w *watchedfile.Writer
+	var headers atomic.Int32
+	inHeader, release := make(chan struct{}), make(chan struct{})
+	w = openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 100, Header: func() []byte {
+		if headers.Add(1) == 2 { // the rotation's, not Open's
+			w.Write([]byte("from the header, to the file being rotated\n"))
+			close(inHeader)
+			<-release
+		}
+		return []byte("# header\n")
+	}}))
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	rotated := make(chan error, 1)
+	go func() {
+		_, err := w.Write([]byte(strings.Repeat("r", 120) + "\n")) // past MaxSize: this Write rotates
+		rotated <- err
+	}()
+	select {
+	case <-inHeader:
+	case <-time.After(waitFor):
+		t.Fatal("the rotation never called Header")
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := range 100 {
+			if _, err := fmt.Fprintf(w, "meanwhile %03d\n", i); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("Writes waited for the rotation's Header")
+	}
+	select {
+	case <-rotated:
+		t.Fatal("the rotating Write returned before the new file was made")
+	default:
+	}
+	close(release)
+	require.NoError(t, <-rotated)
+	writeLine(t, w, "after")
+	assert.Equal(t, "# header\nafter\n", readFile(t, path))
+	lines, _ := readRotated(t, dir)
+	assert.Equal(t, 1, lines["from the header, to the file being rotated\n"])
+	for i := range 100 {
+		assert.Equal(t, 1, lines[fmt.Sprintf("meanwhile %03d\n", i)])
+	}
 }
