@@ -1,19 +1,23 @@
 package watchedfile
 
 import (
+	"errors"
 	"io/fs"
 	"os"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// On Linux the Writer writes a regular file's descriptor itself, under the
-// write lock, instead of through os.File, whose own lock would be a second
-// one on every write. The lock also keeps the descriptor open: a switch
-// closes a file only while holding it. A pipe, FIFO, socket or terminal is
-// written through os.File, whose runtime poller lets Close cut a write that
-// hangs (see Writer.Close).
+// On Linux the Writer writes a file's descriptor itself, under the write
+// lock, instead of through os.File, whose own lock would be a second one on
+// every write. The lock also keeps the descriptor open: a switch closes a
+// file only while holding it. A pipe, FIFO, socket or terminal, which the
+// runtime poller takes, is written through os.File, whose deadline lets
+// Close cut a write that hangs (see Writer.Close); a file the poller does
+// not take (a regular file, /dev/null) has no deadline to set, and is
+// written directly.
 
 // iovMax is the most buffers one writev(2) takes (IOV_MAX).
 const iovMax = 1024
@@ -21,12 +25,13 @@ const iovMax = 1024
 // iovecs is the Writer's buffer of iovecs for writev(2), allocated once.
 type iovecs *[iovMax]unix.Iovec
 
-// directFd returns the descriptor to write f with directly, or -1.
+// directFd returns the descriptor to write f with directly, or -1 for a
+// file under the runtime poller (a pipe, FIFO, socket or terminal).
 func directFd(f *os.File, info fs.FileInfo) int {
-	if !info.Mode().IsRegular() {
+	if !info.Mode().IsRegular() && !errors.Is(f.SetWriteDeadline(time.Time{}), os.ErrNoDeadline) {
 		return -1
 	}
-	return int(f.Fd())
+	return int(f.Fd()) // blocking, as a descriptor outside the poller should be
 }
 
 // write writes p, completing a write the kernel cut short (at a full disk,
