@@ -108,7 +108,7 @@ func (r *rotator) callOnRotate() {
 // each, as long as they repeat (see quietReporter).
 func (r *rotator) maintainOnce() (again bool) {
 	quiet := &r.maintenance.quiet
-	unlock, err := lockFile(r.maintPath, r.locks, false)
+	unlock, err := openLock(r.maintPath, r.locks, lockHow{})
 	if errors.Is(err, errLockBusy) {
 		return true // another process maintains: look again, in case it stops
 	}

@@ -39,17 +39,17 @@ func (r *rotator) join(mkdirs bool, dirPerm fs.FileMode) error {
 		return err
 	}
 	mine := r.settings()
-	err = lock(f, lockHow{}) // exclusive, at once: alone?
+	err = takeLock(f, lockHow{}) // exclusive, at once: alone?
 	switch {
 	case err == nil:
 		err = writeSettings(f, mine)
 		if err == nil {
 			// Not atomic: another Writer may find itself alone in
 			// between and write its own, which the look below finds.
-			err = lock(f, lockHow{shared: true, wait: true})
+			err = takeLock(f, lockHow{shared: true, wait: true})
 		}
 	case errors.Is(err, errLockBusy):
-		err = lock(f, lockHow{shared: true, wait: true})
+		err = takeLock(f, lockHow{shared: true, wait: true})
 	}
 	var theirs string
 	if err == nil {

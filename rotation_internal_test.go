@@ -282,7 +282,7 @@ func TestRotationStalledBySchedule(t *testing.T) {
 	held, err := os.OpenFile(filepath.Join(dir, ".app.log.lock"), os.O_RDWR, 0)
 	require.NoError(t, err)
 	defer held.Close()
-	require.NoError(t, lock(held, lockHow{wait: true})) // another process's rotation, say, stopped midway
+	require.NoError(t, takeLock(held, lockHow{wait: true})) // another process's rotation, say, stopped midway
 	look(11)
 	assert.Empty(t, reported, "reported at the first boundary missed")
 	look(12)

@@ -173,7 +173,7 @@ func (r *rotator) stall(why string) {
 // rotation lock, if it is still needed. busy reports that another process
 // held the lock. Called with making held.
 func (r *rotator) rotateLocked(now time.Time, bySize bool, cur fs.FileInfo) (f *os.File, info fs.FileInfo, busy bool) {
-	unlock, err := lockFile(r.lockPath, r.locks, false)
+	unlock, err := openLock(r.lockPath, r.locks, lockHow{})
 	if err != nil {
 		if errors.Is(err, errLockBusy) {
 			return nil, nil, true // another process rotates: the switch follows
@@ -222,7 +222,7 @@ func (r *rotator) create(wait bool, openExisting func(create bool) (*os.File, fs
 			use(f, info)
 		}
 	}()
-	unlock, err := lockFile(r.lockPath, r.locks, wait)
+	unlock, err := openLock(r.lockPath, r.locks, lockHow{wait: wait})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,31 +6,30 @@ import (
 	"os"
 )
 
-// errLockBusy is lockFile's answer when another holds the lock and the caller
+// errLockBusy is takeLock's answer when another holds the lock and the caller
 // would not wait.
 var errLockBusy = errors.New("watchedfile: lock held by another process")
 
-// lockHow says which lock lock (one per system: lockfile_*.go) takes, and
-// whether it waits for it or fails with errLockBusy.
+// lockHow says which lock takeLock (one per system: filelock_*.go) takes,
+// and whether it waits for it or fails with errLockBusy.
 type lockHow struct {
 	shared bool // a shared lock, else an exclusive one
 	wait   bool
 }
 
-// lockFile takes an exclusive lock on the file at path, opening it as how
-// says (the rotation's own file: no symlink, created with O_EXCL and its
-// owner, or one the rules take as the Writer's), and returns the function
-// that lets go of it. Without wait it fails with errLockBusy when another
-// holds the lock. The lock belongs to the descriptor it opens: two Writers
-// of one process exclude each other as two processes do, and a process
-// that dies lets go of it.
-func lockFile(path string, how openHow, wait bool) (unlock func(), err error) {
+// openLock opens the lock file at path as how says (the rotation's own
+// file: no symlink, created with O_EXCL and its owner, or one the rules
+// take as the Writer's), takes the lock lock says, and returns the function
+// that lets go of it. The lock belongs to the descriptor it opens: two
+// Writers of one process exclude each other as two processes do, and a
+// process that dies lets go of it.
+func openLock(path string, how openHow, lock lockHow) (unlock func(), err error) {
 	how.flag, how.noLink = os.O_RDWR|os.O_CREATE, true
 	f, err := openFile(path, how)
 	if err != nil {
 		return nil, err
 	}
-	if err := lock(f, lockHow{wait: wait}); err != nil {
+	if err := takeLock(f, lock); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -7,9 +7,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// lock takes LockFileEx's lock on the first byte of f, exclusive unless
+// takeLock takes LockFileEx's lock on the first byte of f, exclusive unless
 // how.shared.
-func lock(f *os.File, how lockHow) error {
+func takeLock(f *os.File, how lockHow) error {
 	var flags uint32
 	if !how.shared {
 		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK

@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lock takes flock(2)'s lock on f, exclusive unless how.shared.
-func lock(f *os.File, how lockHow) error {
+// takeLock takes flock(2)'s lock on f, exclusive unless how.shared.
+func takeLock(f *os.File, how lockHow) error {
 	op := unix.LOCK_EX
 	if how.shared {
 		op = unix.LOCK_SH
