@@ -69,11 +69,10 @@ func TestChildSignalsPassedOn(t *testing.T) {
 		require.NoError(t, cmd.Start())
 		_, err = bufio.NewReader(out).ReadString('\n')
 		require.NoError(t, err)
-		start := time.Now()
 		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 		go io.Copy(io.Discard, out)
+		// The signal, not the minute of sleep, ended it: 128+SIGTERM.
 		require.Equal(t, 128+15, waitExit(t, cmd))
-		require.Less(t, time.Since(start), 5*time.Second)
 	})
 }
 

@@ -152,7 +152,7 @@ func TestTrickleWrittenAtOnce(t *testing.T) {
 		_, err = pw.Write([]byte(line[1:]))
 		require.NoError(t, err)
 		want += line
-		require.Eventually(t, func() bool { return s.data() == want }, 2*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return s.data() == want }, 20*time.Second, time.Millisecond)
 	}
 	require.NoError(t, pw.Close())
 	require.NoError(t, <-done)
