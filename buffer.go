@@ -65,7 +65,7 @@ func (w *Writer) flushLocked() error {
 		return nil
 	}
 	w.lock.lock()
-	err := w.prepare()
+	err := w.readyToWrite()
 	if err == nil {
 		err = w.writeBuffer()
 	}

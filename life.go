@@ -75,7 +75,7 @@ func (w *Writer) run() {
 		w.lock.lock()
 		w.writeHeld() // its failures are the Writes' to return
 		if w.flags.Load()&flagEvent != 0 || !now.Before(w.follow.next) {
-			w.check(now)
+			w.lookAndSwitch(now)
 		}
 		if !w.follow.pending.Load() {
 			w.attrib(false)

@@ -221,7 +221,10 @@ func WithSharedDir() Option {
 	return optionFunc(func(c *config) { c.sharedDir = true })
 }
 
-// withClock makes the Writer's rotation read the time from clock: for tests.
+// withClock makes the Writer's rotation read the time from clock, for
+// tests: the schedule and the names of new files. The ages of files
+// (MaxAge, CompressDelay, the grace period where no lease can be had) are
+// measured against their modification times, on the system's clock.
 func withClock(clock func() time.Time) Option {
 	return optionFunc(func(c *config) { c.clock = clock })
 }

@@ -75,18 +75,18 @@ func (w *Writer) writeLocked(p []byte) (int, error) {
 }
 
 // beforeWrite is what a write of new records does first when flags is set:
-// refuse after Close, else prepare. Called with the lock held.
+// refuse after Close, else readyToWrite. Called with the lock held.
 func (w *Writer) beforeWrite() error {
 	if w.flags.Load()&flagClosed != 0 {
 		return w.errClosed("write")
 	}
-	return w.prepare()
+	return w.readyToWrite()
 }
 
-// prepare readies the file for a write: it publishes the counts Stats waits
+// readyToWrite readies the file for a write: it publishes the counts Stats waits
 // for, writes the rest of a cut record, and looks at the path after an
 // event (switching files if it names another). Called with the lock held.
-func (w *Writer) prepare() error {
+func (w *Writer) readyToWrite() error {
 	if w.flags.Load()&flagStats != 0 {
 		w.flags.And(^uint32(flagStats))
 		w.stats.tally.publish()

@@ -12,13 +12,14 @@ import (
 
 // Rotation says when a Writer rotates its file by itself (see
 // [WithRotation]) and which rotated files it keeps. The zero value rotates
-// never and keeps everything.
+// never and keeps everything, but the Writer still writes to a dated file
+// behind the path's symlink (on Unix), as it does with limits.
 type Rotation struct {
 	// MaxSize rotates the file once it holds MaxSize bytes or more. Each
 	// process looks at the file's size once per MaxSize/32 bytes it has
 	// written (at most 1 MiB), so with N processes writing the file it
-	// can exceed MaxSize by N times that, plus what they write before they
-	// see the rotation. 0: no size limit.
+	// can exceed MaxSize by N times that, plus what they write while the
+	// next file is made and before they switch to it. 0: no size limit.
 	MaxSize int64
 
 	// Every rotates the file at each multiple of Every on the wall clock
@@ -63,7 +64,9 @@ type Rotation struct {
 
 	// Header, if set, returns the bytes written at the top of every file
 	// the Writer creates (a host name, a pid, a version), before any
-	// record.
+	// record. It is called without the Writer's lock, while the file is
+	// made: it may write through the same Writer, whose records then go
+	// to the file being rotated.
 	Header func() []byte
 
 	// OnRotate is told of each rotation this Writer made, OnCompress of

@@ -12,7 +12,7 @@ import (
 // turned against its machine by a user who may write to a directory on the
 // way to its log (docs/guarantees.md, "Security"). Every file the Writer
 // opens, creates, chowns, compresses or removes is judged here; the path
-// walks (open_*.go) and the rotation's file operations (rotate.go,
+// walks (open_*.go) and the rotation's file operations (rotator.go,
 // maintain.go) ask, and do what the answer says.
 //
 //   - A directory that group or others may write is refused unless the

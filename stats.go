@@ -43,8 +43,11 @@ type Stats struct {
 	// FailedReopens counts attempts to open the path that failed; each is
 	// retried.
 	FailedReopens uint64
-	// ReopenPending is true while the path names another file than the
-	// one being written and the switch has not yet succeeded.
+	// ReopenPending is true from the moment the Writer finds the path
+	// naming another file than the one it writes, or none, until it has
+	// switched: while it waits out [WithCreateDelay] for another program
+	// to create the file, while a reopen fails and is retried, and while
+	// the held rest of a cut record must go to the old file first.
 	ReopenPending bool
 	// LastError is the latest failure to reopen or watch the path, in
 	// the background or in Reopen; nil once the Writer is on the file at

@@ -15,8 +15,9 @@ import (
 // An event's way: the watcher (inotify_linux.go) reads it and calls
 // pathChanged: one atomic Or on the Writer's flags, and a wake-up of its
 // goroutine. Whoever takes the write lock first, the next Write
-// (checkAfterEvent, from prepare, output.go) or the goroutine (run,
-// life.go), looks at the path (look) and switches (switchFile): opens the
+// (checkAfterEvent, from readyToWrite, output.go) or the goroutine (run,
+// life.go), compares the path with the open file (comparePath) and switches
+// (lookAndSwitch, switchFile): opens the
 // new file, makes it the one written to (switchTo), closes the old one. All
 // of it under the lock, so no record is written to a file being closed and
 // every record whose Write begins after the event goes to the new file. The
@@ -52,13 +53,14 @@ func (w *Writer) pathChanged() {
 	w.life.wake()
 }
 
-// checkAfterEvent is check for a write that found the event flag set.
+// checkAfterEvent is lookAndSwitch for a write that found the event flag
+// set.
 // Called with the lock held.
 func (w *Writer) checkAfterEvent() {
 	if w.flags.Load()&flagEvent == 0 {
 		return
 	}
-	w.check(time.Now())
+	w.lookAndSwitch(time.Now())
 	if w.follow.pending.Load() || w.follow.rewatch {
 		w.life.wake() // the goroutine watches the new file, or retries in time
 	}
@@ -73,11 +75,11 @@ const (
 	pathMissing                  // nothing: wait for its creator, then create
 )
 
-// look compares the path with the open file. deleted reports that records
+// comparePath compares the path with the open file. deleted reports that records
 // written now are lost to any reader: the open file has no name left (rm, or
 // a rename over it) or, on Windows, is delete pending; or the Writer has no
 // file (see dropFile). Called with the lock held.
-func (w *Writer) look() (state pathState, deleted bool) {
+func (w *Writer) comparePath() (state pathState, deleted bool) {
 	deleted = w.out.f == nil || unlinked(w.out.f)
 	fi, err := os.Stat(w.path)
 	switch {
@@ -95,14 +97,15 @@ func (w *Writer) look() (state pathState, deleted bool) {
 	}
 }
 
-// check looks at the path and switches files when it names another one; it
-// sets when to look next, and reports a failure. Called with the lock held.
-func (w *Writer) check(now time.Time) {
+// lookAndSwitch looks at the path and switches files when it names another
+// one; it sets when to look next, and reports a failure. Called with the
+// lock held.
+func (w *Writer) lookAndSwitch(now time.Time) {
 	w.flags.And(^uint32(flagEvent)) // an event from now on flags again
 	s := &w.follow
-	state, deleted := w.look()
+	state, deleted := w.comparePath()
 	if state == pathSame && !deleted {
-		w.settle()
+		w.caughtUp()
 		s.next = now.Add(w.cfg.interval())
 		return
 	}
@@ -188,14 +191,14 @@ func (w *Writer) switchFile(create bool) error {
 func (w *Writer) switchTo(f *os.File, info fs.FileInfo) {
 	if w.out.f != nil && os.SameFile(info, w.out.info) {
 		f.Close()
-		w.settle()
+		w.caughtUp()
 		return
 	}
 	old := w.out.f
 	w.out.set(f, info)
 	w.stats.reopens.Add(1)
 	w.follow.rewatch = true
-	w.settle()
+	w.caughtUp()
 	w.life.wake() // the goroutine watches f
 	if old == nil {
 		// The Writer had none (see dropFile): writes may go on.
@@ -239,8 +242,8 @@ func (w *Writer) errNoFile(op string) error {
 		op, w.path, w.follow.lost)
 }
 
-// settle records that the open file is the one at the path.
-func (w *Writer) settle() {
+// caughtUp records that the open file is the one at the path.
+func (w *Writer) caughtUp() {
 	w.follow.pending.Store(false)
 	w.follow.create.Store(false)
 	w.follow.missingSince = time.Time{}

@@ -9,10 +9,18 @@ import (
 
 // This file is the Writer's write lock, and group commit inside it.
 //
-// Who holds it: a Write, for its write(2); the buffer's flush; and briefly,
-// never blocking on the file, the Writer's goroutine, Sync, Reopen, Stats
-// and Close. Only a holder writes to the file, looks at the path, switches
-// files or closes one, so no record goes to a file being closed.
+// Who holds it, and for what: a Write, for its write(2) and, after an
+// event, the look at the path and the switch (a stat, an open); the
+// buffer's flush, for its write(2); the Writer's goroutine, to write the
+// held rest of a cut record, to look and switch, and to switch to a file
+// the rotation made; Sync, to write the held rest and duplicate the
+// descriptor (the fsync comes after); Reopen, to write the held rest, open
+// the path and switch; Stats, to publish the counts, writing nothing; and
+// Close, to write the held rest and the buffer's last flush, and close the
+// file. Only a holder writes to the file, looks at the path, switches files
+// or closes one, so no record goes to a file being closed. Nothing that
+// waits on another process is done under it but writes: no flock, no
+// fsync, no rotation's listing, new file, header or link (writer_rotate.go).
 //
 // Who releases it: the holder. A Write lets go with lead, everyone else
 // with unlock. With group commit off both are a plain Unlock.

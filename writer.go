@@ -156,6 +156,13 @@ func (w *Writer) openFirst() (*os.File, fs.FileInfo, error) {
 // looks at the path first and switches files before writing, if the path
 // names another file that it can open.
 //
+// With [WithRotation] and a MaxSize, the Write that has written a slice of
+// bytes since the last look (MaxSize/32, at most 1 MiB) stats the path once
+// after its write(2), without the write lock, and if the file is full has
+// the next file made (see [Rotation]) before it returns: its caller's next
+// record goes to the new file, while other goroutines' Writes go on to the
+// full one meanwhile.
+//
 // With [WithBuffer], Write copies p into the buffer instead, and returns nil
 // once it is there: see WithBuffer for when it is written and what a failure
 // does.
