@@ -29,7 +29,7 @@ type Writer struct {
 	cfg  config
 
 	// The hot path: lock is held to write to the file, to switch files and
-	// to close one (lock.go); out is the file written to (output.go),
+	// to close one (writelock.go); out is the file written to (output.go),
 	// guarded by lock; any bit set in flags sends a write down the slow
 	// path, where it looks before it writes.
 	lock  writeLock
