@@ -17,17 +17,18 @@ import (
 	"github.com/watchedfile/watchedfile"
 )
 
-// Many goroutines writing at once, each way a Writer writes: one write(2)
-// per record in turn, or with group commit, concurrent Writes sharing
-// writev(2) calls, each returning only once its own record is in the file.
+// Many goroutines writing at once, each way a Writer writes: with group
+// commit (the default), concurrent Writes sharing writev(2) calls, each
+// returning only once its own record is in the file; or, without it, one
+// write(2) per record in turn.
 
 // writeModes are the two ways, each tested with the same behaviours.
 var writeModes = []struct {
 	name string
 	opts []watchedfile.Option
 }{
-	{"direct", nil},
-	{"group commit", []watchedfile.Option{watchedfile.WithGroupCommit()}},
+	{"group commit", nil},
+	{"own writes", []watchedfile.Option{watchedfile.WithoutGroupCommit()}},
 }
 
 func forEachWriteMode(t *testing.T, test func(t *testing.T, opts ...watchedfile.Option)) {

@@ -140,7 +140,7 @@ func TestDeletePendingReopen(t *testing.T) {
 func TestDeletePendingCloseWithoutFile(t *testing.T) {
 	dir := t.TempDir()
 	path, doomed := filepath.Join(dir, "app.log"), filepath.Join(dir, "app.log.doomed")
-	w := doomedWriter(t, path, doomed, true, WithGroupCommit())
+	w := doomedWriter(t, path, doomed, true) // group commit, the default
 	require.Eventually(t, func() bool { return !heldOpen(t, doomed) }, 10*time.Second, 2*time.Millisecond)
 	const writers, each = 8, 50
 	errs := make(chan error, writers*each)

@@ -18,11 +18,11 @@
 // A Write is one record: its bytes go whole to one file, unmixed with other
 // records, with one write(2), and allocates nothing. A record that a full
 // disk cuts in the middle is completed by the Writer in that same file,
-// before anything else, once there is room. With [WithGroupCommit],
-// when several goroutines write at once, the records that arrive while one
-// write(2) is under way go together in the next writev(2); each Write still
-// returns only once its own record is in the file, so a nil error means what
-// it means without it.
+// before anything else, once there is room. When several goroutines write
+// at once, the records that arrive while one write(2) is under way go
+// together in the next writev(2) (group commit; [WithoutGroupCommit] turns
+// it off); each Write still returns only once its own record is in the
+// file, so a nil error means what it means without it.
 //
 // # Linux
 //

@@ -26,7 +26,7 @@ type config struct {
 	mkdirAll      bool
 	dirMode       fs.FileMode
 	onError       func(error)
-	groupCommit   bool
+	ownWrites     bool          // WithoutGroupCommit
 	bufSize       int           // 0: unbuffered
 	flushInterval time.Duration // with bufSize
 	rotation      *Rotation     // nil: the Writer never rotates
@@ -193,17 +193,18 @@ func WithErrorHandler(handle func(error)) Option {
 	return optionFunc(func(c *config) { c.onError = handle })
 }
 
-// WithGroupCommit makes concurrent Writes share system calls: a Write that
-// finds another one writing queues its record, and the writing goroutine
-// writes everything queued with one writev(2) before it lets go. Each Write
-// still returns only once its own record is in the file, whole, in one file;
-// nothing is buffered. It pays where many goroutines write at once and
-// write(2) is dear; the hand-over costs a scheduling round per record, which
-// on a small or busy machine costs more than it saves (see the figures in
-// docs/benchmark.md). Alone, a Write is the same one write(2) either way.
-// Defaults to off: each Write waits its turn for the file, as with os.File.
-func WithGroupCommit() Option {
-	return optionFunc(func(c *config) { c.groupCommit = true })
+// WithoutGroupCommit makes each Write wait its turn for the file and make
+// its own write(2), as with os.File. By default, Writes share system calls
+// when several goroutines write at once (group commit): a Write that finds
+// another one writing queues its record, and the writing goroutine writes
+// everything queued with one writev(2) before it lets go. Each Write still
+// returns only once its own record is in the file, whole, in one file;
+// nothing is buffered, and a goroutine alone makes the same one write(2)
+// either way. Turn it off to have each record's write(2) made by its own
+// goroutine (a trace per caller, say), at the cost of one write(2) per
+// record under load (see the figures in docs/benchmark.md).
+func WithoutGroupCommit() Option {
+	return optionFunc(func(c *config) { c.ownWrites = true })
 }
 
 // WithSharedDir lets the Writer use a log directory that group or others

@@ -19,7 +19,7 @@ func TestStatsNeverWrites(t *testing.T) {
 	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	require.NoError(t, err)
 	defer r.Close()
-	w, err := Open(path, WithGroupCommit())
+	w, err := Open(path) // group commit, the default
 	require.NoError(t, err)
 
 	// The Writer's goroutine has looked once, after Open, and sleeps.

@@ -23,9 +23,10 @@ import (
 // fsync, no rotation's listing, new file, header or link (writer_rotate.go).
 //
 // Who releases it: the holder. A Write lets go with lead, everyone else
-// with unlock. With group commit off both are a plain Unlock.
+// with unlock. Without group commit both are a plain Unlock.
 //
-// Group commit (WithGroupCommit): a Write that finds the lock taken does
+// Group commit (the default; WithoutGroupCommit turns it off): a Write that
+// finds the lock taken does
 // not wait for it: it queues its record (follow) and waits for its result,
 // yielding its processor a few times before it sleeps. A Write that holds
 // the lock leads: before it lets go it writes everything queued meanwhile
@@ -53,7 +54,7 @@ const spins = 50
 // writeLock is the Writer's write lock.
 type writeLock struct {
 	mu    sync.Mutex
-	group bool                  // WithGroupCommit
+	group bool                  // group commit: false with WithoutGroupCommit
 	write func(batch []*waiter) // writes a batch and sets each result; with mu held
 	queue queue
 }

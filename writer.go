@@ -20,10 +20,10 @@ import (
 // Write at once. A call to Write is one record: its bytes go to one file,
 // never split across a switch of files, unmixed with other calls' (the file
 // is opened with O_APPEND, and a record the kernel takes only in part is
-// completed before any other record is written to that file). With
-// [WithGroupCommit], records written at the same moment by several
-// goroutines share write(2) calls; each Write still returns only once its
-// own record is in the file.
+// completed before any other record is written to that file). Records
+// written at the same moment by several goroutines share write(2) calls
+// (group commit, unless [WithoutGroupCommit]); each Write still returns
+// only once its own record is in the file.
 type Writer struct {
 	path string
 	cfg  config
@@ -81,7 +81,7 @@ func Open(path string, opts ...Option) (*Writer, error) {
 		}
 	}
 	w := &Writer{path: abs, cfg: cfg}
-	w.lock.group = cfg.groupCommit
+	w.lock.group = !cfg.ownWrites
 	w.lock.write = w.writeBatch
 	w.follow.retry = cfg.retryMin
 	w.follow.deletePending = deletePending
@@ -137,9 +137,9 @@ func (w *Writer) openFirst() (*os.File, fs.FileInfo, error) {
 
 // Write writes p to the current file as one record and returns the number of
 // bytes written. It makes one write(2) (more only if the kernel cuts it
-// short: beyond 2 GiB, or at a full disk); with [WithGroupCommit] and other
-// goroutines writing, the records that arrive while one write(2) is under
-// way go together in the next writev(2) instead. An error (a full disk, an
+// short: beyond 2 GiB, or at a full disk); with other goroutines writing,
+// the records that arrive while one write(2) is under way go together in
+// the next writev(2) instead (group commit; see [WithoutGroupCommit]). An error (a full disk, an
 // I/O error) is returned wrapped, and the Writer stays usable: a later Write
 // succeeds once the fault clears. After Close, Write returns an error
 // wrapping [os.ErrClosed].

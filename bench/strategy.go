@@ -34,7 +34,7 @@ func strategies() []strategy {
 	return []strategy{
 		rawStrategy(),
 		watchedfileInotifyStrategy(),
-		watchedfileGroupCommitStrategy(),
+		watchedfileOwnWritesStrategy(),
 		watchedfilePollingStrategy(),
 		watchedfileRotateStrategy(),
 		statPerWriteStrategy(),

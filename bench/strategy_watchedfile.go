@@ -8,27 +8,28 @@ import (
 	"github.com/watchedfile/watchedfile"
 )
 
-// watchedfileInotifyStrategy is this library with its Linux default, inotify.
-// The create delay is the default (1s): the rotator creates the new file
-// itself, as logrotate does.
+// watchedfileInotifyStrategy is this library with its Linux defaults:
+// inotify, and group commit (concurrent Writes share writev(2) calls). The
+// create delay is the default (1s): the rotator creates the new file itself,
+// as logrotate does.
 func watchedfileInotifyStrategy() strategy {
 	return strategy{
 		name: "watchedfile",
-		desc: "watchedfile.Open, inotify (the Linux default)",
+		desc: "watchedfile.Open, inotify and group commit (the Linux defaults)",
 		open: func(path string) (sink, error) {
 			return watchedfile.Open(path)
 		},
 	}
 }
 
-// watchedfileGroupCommitStrategy is this library with WithGroupCommit:
-// concurrent Writes share writev(2) calls.
-func watchedfileGroupCommitStrategy() strategy {
+// watchedfileOwnWritesStrategy is this library WithoutGroupCommit: each
+// Write makes its own write(2), in turn.
+func watchedfileOwnWritesStrategy() strategy {
 	return strategy{
-		name: "watchedfile-gc",
-		desc: "watchedfile.Open with WithGroupCommit, inotify",
+		name: "watchedfile-own",
+		desc: "watchedfile.Open with WithoutGroupCommit (a write(2) per Write), inotify",
 		open: func(path string) (sink, error) {
-			return watchedfile.Open(path, watchedfile.WithGroupCommit())
+			return watchedfile.Open(path, watchedfile.WithoutGroupCommit())
 		},
 	}
 }
