@@ -14,18 +14,18 @@ import (
 )
 
 // integRotationTime is how long the processes of TestIntegrationSelfRotation
-// write: 60s, or WATCHEDFILE_ROTATION_TIME.
+// write: 20s (about 30 rotations), or WATCHEDFILE_ROTATION_TIME.
 func integRotationTime() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("WATCHEDFILE_ROTATION_TIME")); err == nil {
 		return d
 	}
-	return time.Minute
+	return 20 * time.Second
 }
 
 var integDatedRE = regexp.MustCompile(`^app-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.log(\.gz)?$`)
 
 // TestIntegrationSelfRotation: four processes, each with four goroutines,
-// write numbered records to one path for a minute, each with its own Writer
+// write numbered records to one path for 20 seconds, each with its own Writer
 // rotating at 1 MiB with compression, running as nobody. Every record is
 // found exactly once across the files (decompressed), none torn; no file is
 // over the limit by more than a quarter; each rotation happened once (no

@@ -2,7 +2,7 @@
 # Setup for cmd/watchedfile's tests: the story's stack (Debian's Django and
 # gunicorn for /usr/bin/python3), logrotate, and apache2-utils (rotatelogs,
 # for the comparison harness). The tests themselves run under the README's
-# `go test -race -count=1 ./...` with CI=true.
+# `go test -race -count=1 -timeout 30m ./...` with CI=true.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
