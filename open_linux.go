@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,8 +72,8 @@ func openFile(path string, how openHow) (*os.File, error) {
 		if err != nil {
 			return fail(err)
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
 			unix.Close(fd)
 			return fail(err)
 		}
@@ -198,76 +199,17 @@ func lastDirError(dir int, lookup bool) error {
 	return unix.EISDIR
 }
 
-// openLast opens name in dir as how says, not following a symlink there
-// (ELOOP) unless how.follow, non-blocking (a FIFO without a reader fails,
-// ENXIO; a regular file is made blocking again, anything else stays under
-// the runtime poller, where Close can cut a write that hangs). With O_CREAT
-// it opens the file that is there, or creates one with O_EXCL; it chowns
-// only a file it created, and creates none at the end of another user's
-// link (links holds those on the way). A file it did not create must pass
-// the rules for dir and complete the links' checks.
+// openLast opens name in dir as how says (see openLastName), the links of
+// other users' on the way (links) to be completed by what it opens.
 func openLast(dir int, name string, how openHow, links *ownerChecks) (*os.File, error) {
-	d := fdNode(dir)
-	flag := how.flag&^(unix.O_CREAT|unix.O_EXCL) | unix.O_NONBLOCK | unix.O_CLOEXEC
-	if !how.follow {
-		flag |= unix.O_NOFOLLOW
-	}
-	excl := how.flag&unix.O_EXCL != 0
-	create := how.flag&unix.O_CREAT != 0 && !how.follow && len(*links) == 0
-	for range maxLinkHops { // each turn, another made or removed the file meanwhile
-		if !excl {
-			fd, err := unix.Openat(dir, name, flag, 0)
-			if err == nil {
-				return usable(fd, name, func(f node) error {
-					if err := how.trust.dir(d); err != nil {
-						return err
-					}
-					if err := how.trust.file(d, f); err != nil {
-						return err
-					}
-					return links.reached(f, 0)
-				})
-			}
-			if err == unix.ENOENT && how.flag&unix.O_CREAT != 0 && len(*links) > 0 {
-				return nil, fmt.Errorf("%w (it leads to nothing, which would be created)", ErrUnsafeSymlink)
-			}
-			if err != unix.ENOENT || !create {
-				return nil, err
-			}
-		}
-		if err := how.trust.dir(d); err != nil { // nothing made in a directory refused
-			return nil, err
-		}
-		fd, err := unix.Openat(dir, name, flag|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, uint32(how.perm.Perm()))
-		if err == nil {
-			f, err := usable(fd, name, func(node) error { return fchown(fd, how.uid, how.gid) })
-			if err != nil {
-				unix.Unlinkat(dir, name, 0) // made just now, with O_EXCL: ours to remove
-			}
-			return f, err
-		}
-		if err != unix.EEXIST || excl {
-			return nil, err
-		}
-	}
-	return nil, unix.EEXIST
-}
-
-// usable makes fd a file once check passes, blocking if it is regular.
-func usable(fd int, name string, check func(node) error) (*os.File, error) {
-	var st unix.Stat_t
-	err := unix.Fstat(fd, &st)
-	if err == nil {
-		err = check(statNode(&st))
-	}
-	if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-		err = unix.SetNonblock(fd, false)
-	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), name), nil
+	return openLastName(lastName{
+		name: name,
+		open: func(flag int, perm uint32) (int, error) {
+			return retryEINTR(func() (int, error) { return unix.Openat(dir, name, flag, perm) })
+		},
+		remove: func() { unix.Unlinkat(dir, name, 0) },
+		dir:    fdNode(dir),
+	}, how, len(*links) > 0, func(f node) error { return links.reached(f, 0) })
 }
 
 // openComponent opens name in dir as a path (O_PATH), without following it.
@@ -310,31 +252,11 @@ func readLink(link int) (string, error) {
 	return string(buf[:n]), nil
 }
 
-// statNode is what the rules need of st.
-func statNode(st *unix.Stat_t) node {
-	mode := fs.FileMode(st.Mode & 0o777)
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		mode |= fs.ModeDir
-	case unix.S_IFLNK:
-		mode |= fs.ModeSymlink
-	case unix.S_IFIFO:
-		mode |= fs.ModeNamedPipe
-	case unix.S_IFSOCK:
-		mode |= fs.ModeSocket
-	case unix.S_IFCHR:
-		mode |= fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFBLK:
-		mode |= fs.ModeDevice
-	}
-	return node{uid: st.Uid, mode: mode, nlink: uint64(st.Nlink)}
-}
-
 // fdNode is statNode of the file fd holds open; a failed fstat gives a node
 // no rule accepts as anyone's (uid 2^32-1, no type).
 func fdNode(fd int) node {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
 		return node{uid: ^uint32(0), mode: fs.ModeIrregular}
 	}
 	return statNode(&st)

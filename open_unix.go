@@ -57,112 +57,34 @@ func openFile(path string, how openHow) (*os.File, error) {
 	return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.ELOOP}
 }
 
-// openLast opens name, not following a symlink there, with O_NONBLOCK so
-// that a FIFO without a reader fails (ENXIO) instead of hanging the
-// goroutine that holds the Writer's lock (see blockingIfRegular). With
-// O_CREAT it opens the file that is there or creates one with O_EXCL,
-// chowning only a file it created, and none at the end of another user's
-// link; a file it did not create must pass the rules for its directory and
-// belong to the owner of each such link.
+// openLast opens name as how says (see openLastName); owners are those of
+// the links of other users' that led here, whose owner what it opens must
+// be.
 func openLast(name string, how openHow, owners []uint32) (*os.File, error) {
-	fail := func(err error) (*os.File, error) { return nil, &fs.PathError{Op: "open", Path: name, Err: err} }
 	di, err := os.Stat(linkDir(name))
 	if err != nil {
 		return nil, err
 	}
 	d, _ := nodeOf(di)
-	flag := how.flag&^(syscall.O_CREAT|syscall.O_EXCL) | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
-	excl := how.flag&syscall.O_EXCL != 0
-	create := how.flag&syscall.O_CREAT != 0 && len(owners) == 0
-	for range maxLinkHops { // each turn, another made or removed the file meanwhile
-		if !excl {
-			fd, err := openRetry(name, flag, 0)
-			if err == nil {
-				return usable(fd, name, func(f node) error {
-					if err := how.trust.dir(d); err != nil {
-						return err
-					}
-					if err := how.trust.file(d, f); err != nil {
-						return err
-					}
-					for _, o := range owners {
-						if err := leadsTo(o, f); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			}
-			if err == syscall.ENOENT && how.flag&syscall.O_CREAT != 0 && len(owners) > 0 {
-				return fail(fmt.Errorf("%w (it leads to nothing, which would be created)", ErrUnsafeSymlink))
-			}
-			if err != syscall.ENOENT || !create {
-				return fail(err)
+	f, err := openLastName(lastName{
+		name: name,
+		open: func(flag int, perm uint32) (int, error) {
+			return retryEINTR(func() (int, error) { return syscall.Open(name, flag, perm) })
+		},
+		remove: func() { os.Remove(name) },
+		dir:    d,
+	}, how, len(owners) > 0, func(f node) error {
+		for _, o := range owners {
+			if err := leadsTo(o, f); err != nil {
+				return err
 			}
 		}
-		if err := how.trust.dir(d); err != nil { // nothing made in a directory refused
-			return fail(err)
-		}
-		fd, err := openRetry(name, flag|syscall.O_CREAT|syscall.O_EXCL, uint32(how.perm.Perm()))
-		if err == nil {
-			f, err := usable(fd, name, func(node) error { return fchown(fd, how.uid, how.gid) })
-			if err != nil {
-				os.Remove(name) // made just now, with O_EXCL
-			}
-			return f, err
-		}
-		if err != syscall.EEXIST || excl {
-			return fail(err)
-		}
-	}
-	return fail(syscall.EEXIST)
-}
-
-// openRetry is open(2), retried on EINTR.
-func openRetry(name string, flag int, perm uint32) (int, error) {
-	for {
-		fd, err := syscall.Open(name, flag, perm)
-		if err != syscall.EINTR {
-			return fd, err
-		}
-	}
-}
-
-// usable makes fd a file once check passes, blocking if it is regular.
-func usable(fd int, name string, check func(node) error) (*os.File, error) {
-	var st syscall.Stat_t
-	err := syscall.Fstat(fd, &st)
-	if err == nil {
-		err = check(statNode(&st))
-	}
-	if err == nil {
-		err = blockingIfRegular(fd)
-	}
+		return nil
+	})
 	if err != nil {
-		syscall.Close(fd)
-		return nil, err
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return os.NewFile(uintptr(fd), name), nil
-}
-
-// statNode is what the rules need of st.
-func statNode(st *syscall.Stat_t) node {
-	mode := fs.FileMode(st.Mode & 0o777)
-	switch uint32(st.Mode) & syscall.S_IFMT {
-	case syscall.S_IFDIR:
-		mode |= fs.ModeDir
-	case syscall.S_IFLNK:
-		mode |= fs.ModeSymlink
-	case syscall.S_IFIFO:
-		mode |= fs.ModeNamedPipe
-	case syscall.S_IFSOCK:
-		mode |= fs.ModeSocket
-	case syscall.S_IFCHR:
-		mode |= fs.ModeDevice | fs.ModeCharDevice
-	case syscall.S_IFBLK:
-		mode |= fs.ModeDevice
-	}
-	return node{uid: st.Uid, mode: mode, nlink: uint64(st.Nlink)}
+	return f, nil
 }
 
 // linkDir is the directory part of name, ending in a slash, as the kernel
