@@ -267,11 +267,8 @@ func TestRotationStalledBySchedule(t *testing.T) {
 	defer w.Close()
 	// looked waits for the goroutine's look at the time the clock says.
 	looked := func() {
-		require.Eventually(t, func() bool {
-			w.rot.making.Lock()
-			defer w.rot.making.Unlock()
-			return w.rot.due.After(clock.now())
-		}, 10*time.Second, time.Millisecond, "no look at %v", clock.now())
+		require.Eventually(t, func() bool { return w.rot.nextLook().After(clock.now()) },
+			10*time.Second, time.Millisecond, "no look at %v", clock.now())
 	}
 	look := func(hour int) {
 		clock.set(time.Date(2026, 12, 7, hour, 0, 1, 0, time.UTC))

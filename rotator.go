@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,13 +45,14 @@ type rotator struct {
 	quiet       quietReporter // the rotation's failures, to the Writer's error handler
 	members     *os.File      // the settings file, held with a shared lock while the Writer is open
 
-	// One rotation or creation at a time in this process (the Writer's
-	// goroutine, or Reopen); it guards the schedule's state.
+	// One rotation or creation at a time in this process (a Write, the
+	// Writer's goroutine, Reopen); it guards the schedule's state.
 	making  sync.Mutex
-	due     time.Time // when the schedule looks next
-	missed  int       // boundaries in a row at which another process held the lock
-	stalled bool      // ErrRotationStalled was reported; cleared by the next rotation
-	created time.Time // when this Writer created the live file, in rename mode
+	due     time.Time    // when the schedule looks next
+	missed  int          // boundaries in a row at which another process held the lock
+	stalled bool         // ErrRotationStalled was reported; cleared by the next rotation
+	created time.Time    // when this Writer created the live file, in rename mode
+	nextDue atomic.Int64 // due, in Unix nanoseconds, for the goroutine's timer without making
 
 	maintenance maintenance // the maintenance goroutine (maintain.go)
 }
@@ -86,6 +88,7 @@ func newRotator(path string, r *Rotation, cfg *config, report func(error)) (*rot
 	rt.maintenance.init(report)
 	if r.Every > 0 {
 		rt.due = rt.now() // the first look: a period may have ended while no process ran
+		rt.nextDue.Store(rt.due.UnixNano())
 	}
 	return rt, nil
 }
@@ -148,16 +151,19 @@ func (r *rotator) rotate(cur fs.FileInfo, how rotateHow, use func(*os.File, fs.F
 	}
 	if bySchedule {
 		r.due = r.nextBoundary(now)
+		r.nextDue.Store(r.due.UnixNano())
 	}
 	return true
 }
 
 // nextLook is when the schedule wants a look next, on the rotator's clock,
-// or the zero time without a schedule.
+// or the zero time without a schedule. It does not wait for a rotation
+// under way.
 func (r *rotator) nextLook() time.Time {
-	r.making.Lock()
-	defer r.making.Unlock()
-	return r.due
+	if r.Every == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, r.nextDue.Load())
 }
 
 // stall reports, once until the next rotation, that a rotation is overdue
@@ -211,11 +217,15 @@ func (r *rotator) rotateLocked(now time.Time, bySize bool, cur fs.FileInfo) (f *
 // none: a dated file and the link to it, and gives it to use, if set,
 // before another rotation of this process's can begin. With wait (at Open)
 // it waits for the rotation lock; without, it fails with errLockBusy while
-// another process holds it. openExisting opens the path without creating:
+// another process holds it, or a rotation of this process's is under way. openExisting opens the path without creating:
 // another process may have made it meanwhile. Called without the write
 // lock.
 func (r *rotator) create(wait bool, openExisting func(create bool) (*os.File, fs.FileInfo, error), use func(*os.File, fs.FileInfo)) (f *os.File, info fs.FileInfo, err error) {
-	r.making.Lock()
+	if wait {
+		r.making.Lock()
+	} else if !r.making.TryLock() {
+		return nil, nil, errLockBusy // a rotation of this process's is under way
+	}
 	defer r.making.Unlock()
 	defer func() {
 		if err == nil && use != nil {

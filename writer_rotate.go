@@ -39,28 +39,42 @@ func (w *Writer) lookAtSize() {
 // rotateIfDue is the goroutine's turn at the rotation: it makes the file
 // the path must name when a switch found none (follower.create), looks at
 // the size when asked, and at the schedule, and switches to the new file.
-// It returns when the schedule wants a look next. Called by the goroutine,
-// without the write lock.
+// It returns when it wants a look next. It never waits for a rotation of
+// this process's under way. Called by the goroutine, without the write
+// lock.
 func (w *Writer) rotateIfDue() (next time.Time) {
-	if w.follow.create.Load() {
+	if w.follow.create.Swap(false) { // asked again by the next look if it fails
 		w.createRotated()
 	}
 	w.lock.lock()
 	cur := w.out.info
 	w.lock.unlock()
-	w.rot.rotate(cur, rotateHow{bySize: w.out.sizeLook.Swap(false), bySchedule: true, wait: true}, w.switchToRotated)
+	bySize := w.out.sizeLook.Swap(false)
+	if !w.rot.rotate(cur, rotateHow{bySize: bySize, bySchedule: true}, w.switchToRotated) {
+		// A rotation of this process's is under way (a Write's, whose
+		// Header takes its time): look again once it may be done.
+		if bySize {
+			w.out.sizeLook.Store(true)
+		}
+		return time.Now().Add(w.cfg.retryMin)
+	}
 	if due := w.rot.nextLook(); !due.IsZero() {
 		return time.Now().Add(due.Sub(w.rot.now()))
 	}
 	return time.Now().Add(time.Hour) // no schedule
 }
 
-// switchToRotated switches to f, the rotator's new file. The rotator calls
-// it before it makes another.
+// switchToRotated switches to f, the rotator's new file, unless Close has
+// begun meanwhile (a Write's rotation may outlast it). The rotator calls it
+// before it makes another.
 func (w *Writer) switchToRotated(f *os.File, info fs.FileInfo) {
 	w.lock.lock()
+	defer w.lock.unlock()
+	if w.flags.Load()&flagClosed != 0 {
+		f.Close() // the link names it: the next Writer of the path opens it
+		return
+	}
 	w.switchTo(f, info)
-	w.lock.unlock()
 }
 
 // createRotated has the rotator make the file the path names none of (a
@@ -75,7 +89,7 @@ func (w *Writer) createRotated() error {
 	_, _, err := w.rot.create(noFile, w.openPath, w.switchToRotated)
 	switch {
 	case errors.Is(err, errLockBusy):
-		w.life.wake()
+		w.follow.create.Store(true) // the goroutine's next look, on its backoff, tries again
 		return nil
 	case err != nil:
 		w.lock.lock()
