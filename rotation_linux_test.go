@@ -445,3 +445,40 @@ func TestCloseStopsCompression(t *testing.T) {
 		return err == nil
 	}, waitFor, waitTick, "the next Writer never compressed it")
 }
+
+// TestCloseDuringRotation: Close while a Write's rotation is held up in its
+// Header returns, and the rotation, once it goes on, does not switch the
+// closed Writer to its new file: no descriptor is left open, and the link
+// names the new file for the next Writer.
+func TestCloseDuringRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	base := held(t)
+	var headers atomic.Int32
+	inHeader, release := make(chan struct{}), make(chan struct{})
+	w, err := watchedfile.Open(path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 100, Header: func() []byte {
+		if headers.Add(1) == 2 {
+			close(inHeader)
+			<-release
+		}
+		return []byte("# header\n")
+	}}))
+	require.NoError(t, err)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := w.Write([]byte(strings.Repeat("c", 120) + "\n")) // past MaxSize: rotates
+		wrote <- err
+	}()
+	select {
+	case <-inHeader:
+	case <-time.After(waitFor):
+		t.Fatal("the rotation never called Header")
+	}
+	require.NoError(t, w.Close()) // while the Header waits
+	close(release)
+	require.NoError(t, <-wrote)
+	requireBackTo(t, base)
+	w = openWriter(t, path, watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 100}))
+	writeLine(t, w, "next")
+	assert.Equal(t, "# header\nnext\n", readFile(t, path), "the next Writer opens the file the rotation made")
+}
