@@ -125,10 +125,11 @@
 // the machine (nginx's CVE-2016-1247): a symlink is followed only if root
 // or the Writer's own user made it, or if what it leads to belongs to the
 // link's owner; in a directory another user may change, an existing file is
-// used only if it is a regular file with one name, owned by the Writer's
-// user, the rotation's owner or the directory's owner; files are created
-// with O_EXCL and chowned only then; self-rotation touches only its own
-// files; a directory that group or others may write is refused unless
+// used only if it is a regular file owned by the Writer's user, the
+// rotation's owner or the directory's owner, with one name unless it is the
+// directory owner's, and (on Linux) it is judged before it is opened; files
+// are created with O_EXCL and chowned only then; self-rotation touches only
+// its own files, in the directory it holds open; a directory that group or others may write is refused unless
 // [WithSharedDir] says it is meant. A refusal fails with [ErrUnsafeSymlink],
 // [ErrUnsafeFile] or [ErrSharedDir] (at Open, or reported, while the Writer
 // keeps the file it has). On Linux every symlink on the way to the file is

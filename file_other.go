@@ -35,3 +35,9 @@ func renameNoReplace(old, new string) error {
 	}
 	return os.Rename(old, new)
 }
+
+// idOf is zero here: a logDir's entries have no device and inode either.
+func idOf(fs.FileInfo) [2]uint64 { return [2]uint64{} }
+
+// giveLike gives f, just created, the mode of the file fi describes.
+func giveLike(f *os.File, fi fs.FileInfo) error { return f.Chmod(fi.Mode().Perm()) }

@@ -3,7 +3,6 @@
 package watchedfile
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -96,51 +95,46 @@ func orUnchanged(id int) int {
 	return id
 }
 
-// renameNoReplace gives the file at old the name new, unless new exists:
-// a hard link, then old removed. Where the file system has no hard links,
-// it looks first and renames: a name made in between is replaced.
-func renameNoReplace(old, new string) error {
-	err := os.Link(old, new)
-	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EOPNOTSUPP) {
-		if _, lerr := os.Lstat(new); !errors.Is(lerr, fs.ErrNotExist) {
-			return &os.LinkError{Op: "rename", Old: old, New: new, Err: fs.ErrExist}
-		}
-		return os.Rename(old, new)
-	}
-	if err != nil {
-		return err
-	}
-	return os.Remove(old)
-}
-
 // statNode is what the rules of safety.go need of st.
 func statNode(st *syscall.Stat_t) node {
-	mode := fs.FileMode(st.Mode & 0o777)
-	switch uint32(st.Mode) & syscall.S_IFMT {
+	return modeNode(st.Uid, uint32(st.Mode), uint64(st.Nlink))
+}
+
+// modeNode is the node of a file of owner uid, stat mode and links nlink.
+func modeNode(uid, mode uint32, nlink uint64) node {
+	m := fs.FileMode(mode & 0o777)
+	switch mode & syscall.S_IFMT {
 	case syscall.S_IFDIR:
-		mode |= fs.ModeDir
+		m |= fs.ModeDir
 	case syscall.S_IFLNK:
-		mode |= fs.ModeSymlink
+		m |= fs.ModeSymlink
 	case syscall.S_IFIFO:
-		mode |= fs.ModeNamedPipe
+		m |= fs.ModeNamedPipe
 	case syscall.S_IFSOCK:
-		mode |= fs.ModeSocket
+		m |= fs.ModeSocket
 	case syscall.S_IFCHR:
-		mode |= fs.ModeDevice | fs.ModeCharDevice
+		m |= fs.ModeDevice | fs.ModeCharDevice
 	case syscall.S_IFBLK:
-		mode |= fs.ModeDevice
+		m |= fs.ModeDevice
 	}
-	return node{uid: st.Uid, mode: mode, nlink: uint64(st.Nlink)}
+	return node{uid: uid, mode: m, nlink: nlink}
 }
 
 // lastName is the last component of a path as the walk (open_linux.go,
-// open_unix.go) reaches it: opened by openat(2) from a directory it holds,
-// or by open(2) of the path.
+// open_unix.go) or a logDir reaches it: opened by openat(2) from its
+// directory, held open.
 type lastName struct {
 	name   string
 	open   func(flag int, perm uint32) (int, error) // retried on EINTR
 	remove func()                                   // removes the name, just made with O_EXCL
+	mkdir  func(perm uint32) error                  // makes it a directory
 	dir    node                                     // the directory it is in
+	// peek opens it as a path only (O_PATH), following it with follow, so
+	// that it is judged before it is opened for real, and reopen opens such
+	// a descriptor with flag (through /proc/self/fd). nil where the system
+	// has no O_PATH: there a file is judged once it is open.
+	peek   func(follow bool) (int, error)
+	reopen func(pathFd, flag int) (int, error)
 }
 
 // openLastName opens ln as how says, not following a symlink there (ELOOP)
@@ -150,34 +144,72 @@ type lastName struct {
 // opens the file that is there, or creates one with O_EXCL, and chowns only
 // a file it created; it creates none where pending says a link of another
 // user's led here (refused: ErrUnsafeSymlink). A file it did not create
-// must pass the rules for its directory, and reached.
+// must pass the rules for its directory, and reached; where the directory
+// is another user's to change or such a link led here, it is judged before
+// it is opened for writing (peek), so that opening what it is not (a device
+// whose open does something) never happens. With how.dir the last
+// component is a directory, judged as one.
 func openLastName(ln lastName, how openHow, pending bool, reached func(node) error) (*os.File, error) {
 	flag := how.flag&^(syscall.O_CREAT|syscall.O_EXCL) | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	if how.dir {
+		flag = syscall.O_RDONLY | syscall.O_DIRECTORY | syscall.O_CLOEXEC
+	}
 	if !how.follow {
 		flag |= syscall.O_NOFOLLOW
 	}
-	excl := how.flag&syscall.O_EXCL != 0
-	create := how.flag&syscall.O_CREAT != 0 && !how.follow && !pending
+	judge := func(f node) error {
+		if how.dir {
+			if err := how.trust.dir(f); err != nil {
+				return err
+			}
+			return reached(f)
+		}
+		if err := how.trust.dir(ln.dir); err != nil {
+			return err
+		}
+		if err := how.trust.file(ln.dir, f); err != nil {
+			return err
+		}
+		return reached(f)
+	}
+	excl := how.flag&syscall.O_EXCL != 0 && !how.dir
+	mayCreate := how.flag&syscall.O_CREAT != 0 && !how.follow && !how.dir
+	create := mayCreate && !pending
+	careful := ln.peek != nil && (pending || how.trust.guarded(ln.dir))
+	if how.dir {
+		fd, err := ln.open(flag, 0)
+		if err == syscall.ENOENT && how.mkdirs && !pending {
+			if err := ln.mkdir(uint32(how.dirPerm.Perm())); err != nil && err != syscall.EEXIST {
+				return nil, err
+			}
+			fd, err = ln.open(flag, 0)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return usable(fd, ln.name, judge)
+	}
 	for range maxLinkHops { // each turn, another made or removed the file meanwhile
 		if !excl {
-			fd, err := ln.open(flag, 0)
-			if err == nil {
-				return usable(fd, ln.name, func(f node) error {
-					if err := how.trust.dir(ln.dir); err != nil {
-						return err
-					}
-					if err := how.trust.file(ln.dir, f); err != nil {
-						return err
-					}
-					return reached(f)
-				})
+			var fd int
+			var err error
+			if careful {
+				fd, err = openJudged(ln, flag, how.follow, judge)
+			} else {
+				fd, err = ln.open(flag, 0)
 			}
-			if err == syscall.ENOENT && how.flag&syscall.O_CREAT != 0 && pending {
+			if err == nil {
+				return usable(fd, ln.name, judge)
+			}
+			if err == syscall.ENOENT && mayCreate && pending {
 				return nil, fmt.Errorf("%w (it leads to nothing, which would be created)", ErrUnsafeSymlink)
 			}
 			if err != syscall.ENOENT || !create {
 				return nil, err
 			}
+		}
+		if pending {
+			return nil, fmt.Errorf("%w (a file would be created at its end)", ErrUnsafeSymlink)
 		}
 		if err := how.trust.dir(ln.dir); err != nil { // nothing made in a directory refused
 			return nil, err
@@ -195,6 +227,32 @@ func openLastName(ln lastName, how openHow, pending bool, reached func(node) err
 		}
 	}
 	return nil, syscall.EEXIST
+}
+
+// openJudged opens ln with flag only once what it names, opened as a path
+// (peek), passes judge: a symlink there fails ELOOP, as the open would
+// (unless follow), and the real open is of the very file judged.
+func openJudged(ln lastName, flag int, follow bool, judge func(node) error) (int, error) {
+	pfd, err := ln.peek(follow)
+	if err != nil {
+		return -1, err
+	}
+	defer syscall.Close(pfd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(pfd, &st); err != nil {
+		return -1, err
+	}
+	n := statNode(&st)
+	switch {
+	case n.mode&fs.ModeSymlink != 0:
+		return -1, syscall.ELOOP
+	case n.mode.IsDir() && flag&syscall.O_DIRECTORY == 0:
+		return -1, syscall.EISDIR // as the open for writing would say
+	}
+	if err := judge(n); err != nil {
+		return -1, err
+	}
+	return ln.reopen(pfd, flag&^syscall.O_NOFOLLOW)
 }
 
 // usable makes fd a file once check passes, blocking if it is regular.
@@ -222,4 +280,45 @@ func retryEINTR(open func() (int, error)) (int, error) {
 			return fd, err
 		}
 	}
+}
+
+// linkatUnlink gives the file old, in the directory held open as dir, the
+// name new, unless new exists: a hard link, then the old name removed.
+func linkatUnlink(dir int, old, new string) error {
+	if err := unix.Linkat(dir, old, dir, new, 0); err != nil {
+		return err
+	}
+	return unix.Unlinkat(dir, old, 0)
+}
+
+// fdNode is statNode of the file fd holds open; a failed fstat gives a node
+// no rule accepts as anyone's.
+func fdNode(fd int) node {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return node{uid: ^uint32(0), mode: fs.ModeIrregular}
+	}
+	return statNode(&st)
+}
+
+// idOf is the device and inode of the file fi describes.
+func idOf(fi fs.FileInfo) [2]uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return [2]uint64{uint64(st.Dev), uint64(st.Ino)}
+	}
+	return [2]uint64{}
+}
+
+// giveLike gives f, just created, the mode of the file fi describes and, as
+// root, its owner and group, as gzip gives a compressed copy: a copy of
+// root's 0600 file stays root's, whatever Rotation.UID says.
+func giveLike(f *os.File, fi fs.FileInfo) error {
+	if err := f.Chmod(fi.Mode().Perm()); err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || os.Geteuid() != 0 {
+		return nil
+	}
+	return f.Chown(int(st.Uid), int(st.Gid))
 }

@@ -103,12 +103,20 @@ func (r *rotator) callOnRotate() {
 	}
 }
 
-// maintainOnce removes what the limits say, then compresses what it may. It
-// reports whether work is left for later. Its failures are reported once
-// each, as long as they repeat (see quietReporter).
+// maintainOnce removes what the limits say, then compresses what it may, in
+// the log's directory, held open, under the maintenance lock; then it tells
+// OnCompress, with no lock held. It reports whether work is left for
+// later. Its failures are reported once each, as long as they repeat (see
+// quietReporter).
 func (r *rotator) maintainOnce() (again bool) {
 	quiet := &r.maintenance.quiet
-	unlock, err := openLock(r.maintPath, r.locks, lockHow{})
+	d, err := openLogDir(r.names.dir, openHow{trust: r.files.trust})
+	if err != nil {
+		quiet.report(fmt.Errorf("watchedfile: maintain %s: %w", r.path, err))
+		return true
+	}
+	defer d.close()
+	unlock, err := d.lock(r.names.maint, r.locks, lockHow{})
 	if errors.Is(err, errLockBusy) {
 		return true // another process maintains: look again, in case it stops
 	}
@@ -116,24 +124,33 @@ func (r *rotator) maintainOnce() (again bool) {
 		quiet.report(fmt.Errorf("watchedfile: maintain %s: %w", r.path, err))
 		return true
 	}
-	defer unlock()
-	var errs []error
+	again, done, errs := r.maintainLocked(d)
+	unlock()
+	if err := errors.Join(errs...); err != nil {
+		quiet.report(err)
+	} else {
+		quiet.clear()
+	}
+	if r.OnCompress != nil {
+		for _, c := range done {
+			r.OnCompress(c)
+		}
+	}
+	return again
+}
+
+// maintainLocked is maintainOnce's work, with the maintenance lock held: it
+// returns whether work is left, the files it compressed, and its failures.
+func (r *rotator) maintainLocked(d *logDir) (again bool, done []Compressed, errs []error) {
 	fail := func(err error) {
 		errs = append(errs, err)
 		again = true
 	}
-	defer func() {
-		if err := errors.Join(errs...); err != nil {
-			quiet.report(err)
-		} else {
-			quiet.clear()
-		}
-	}()
-	r.removeStale(tmpSuffix)
-	backups, foreign, err := r.backups()
+	r.removeStale(d, tmpSuffix)
+	backups, foreign, err := r.backups(d)
 	if err != nil {
 		fail(fmt.Errorf("watchedfile: maintain %s: %w", r.path, err))
-		return true
+		return true, nil, errs
 	}
 	if len(foreign) > 0 {
 		// Not an error to retry, but worth a word: someone else named
@@ -141,7 +158,7 @@ func (r *rotator) maintainOnce() (again bool) {
 		errs = append(errs, fmt.Errorf("watchedfile: maintain %s: %w: %d files named like its rotated files are not its own, left alone (%s...)",
 			r.path, ErrUnsafeFile, len(foreign), foreign[0]))
 	}
-	backups = r.retain(backups, fail)
+	backups = r.retain(d, backups, fail)
 	for _, b := range slices.Backward(backups) { // oldest first
 		if !r.Compress || b.compressed {
 			continue
@@ -150,40 +167,39 @@ func (r *rotator) maintainOnce() (again bool) {
 			again = true // a shipper that lags may not have found it yet
 			continue
 		}
-		busy, err := r.compress(b.name)
+		c, busy, err := r.compress(d, b.name)
 		switch {
 		case err != nil:
-			fail(fmt.Errorf("watchedfile: compress %s: %w", filepath.Join(r.names.dir, b.name), err))
+			fail(fmt.Errorf("watchedfile: compress %s: %w", d.join(b.name), err))
 		case busy:
 			again = true
+		case c != nil:
+			done = append(done, *c)
 		}
 		select {
 		case <-r.maintenance.done:
-			return false
+			return false, done, errs
 		default:
 		}
 	}
-	return again
+	return again, done, errs
 }
 
 // A backup is a rotated file, compressed or not.
-type backup struct {
-	datedFile
-	size    int64
-	modTime time.Time
-}
+type backup = datedFile
 
-// backups returns the rotated files of the rotation's own, newest first,
-// leaving out the live one (the link's target) and a file whose compressed
-// copy a Writer of the path made (so it is complete), which it removes (a
-// process stopped between the copy's rename and the removal); and the names
-// of the entries named like them that are not its own (see rotator.list).
-func (r *rotator) backups() ([]backup, []string, error) {
-	files, foreign, err := r.list()
+// backups returns the rotated files of the rotation's own in d, newest
+// first, leaving out the live one (the link's target) and a file whose
+// compressed copy a Writer of the path made (so it is complete), which it
+// removes (a process stopped between the copy's rename and the removal);
+// and the names of the entries named like them that are not its own (see
+// rotator.list).
+func (r *rotator) backups(d *logDir) ([]backup, []string, error) {
+	files, foreign, err := r.list(d)
 	if err != nil {
 		return nil, nil, err
 	}
-	live, _ := os.Readlink(filepath.Join(r.names.dir, r.names.live))
+	live, _ := d.readlink(r.names.live)
 	var bs []backup
 	for i := len(files) - 1; i >= 0; i-- {
 		f := files[i]
@@ -191,14 +207,10 @@ func (r *rotator) backups() ([]backup, []string, error) {
 			continue
 		}
 		if !f.compressed && i+1 < len(files) && files[i+1].compressed && files[i+1].made && files[i+1].start.Equal(f.start) {
-			r.files.trust.removeOwn(filepath.Join(r.names.dir, f.name), 0)
+			d.remove(f.name, 0)
 			continue
 		}
-		fi, err := os.Lstat(filepath.Join(r.names.dir, f.name))
-		if err != nil {
-			continue // removed meanwhile
-		}
-		bs = append(bs, backup{f, fi.Size(), fi.ModTime()})
+		bs = append(bs, f)
 	}
 	return bs, foreign, nil
 }
@@ -206,7 +218,7 @@ func (r *rotator) backups() ([]backup, []string, error) {
 // retain removes the backups beyond MaxBackups, MaxAge and MaxTotalSize,
 // oldest first, and returns those kept; fail is told of a removal that
 // failed. Ages are measured on the system's clock, as the files' times are.
-func (r *rotator) retain(bs []backup, fail func(error)) []backup {
+func (r *rotator) retain(d *logDir, bs []backup, fail func(error)) []backup {
 	var kept []backup
 	var total int64
 	now := time.Now()
@@ -219,7 +231,7 @@ func (r *rotator) retain(bs []backup, fail func(error)) []backup {
 			kept = append(kept, b)
 			continue
 		}
-		if err := r.files.trust.removeOwn(filepath.Join(r.names.dir, b.name), 0); err != nil {
+		if err := d.remove(b.name, 0); err != nil {
 			fail(fmt.Errorf("watchedfile: %w", err))
 		}
 	}
@@ -234,61 +246,64 @@ const (
 )
 
 // removeStale removes the hidden files of dated files ending in suffix
-// that a process killed in the middle of writing them left: compressed
+// that a process killed in the middle of writing them left in d: compressed
 // copies (tmpSuffix; the maintenance lock says nobody writes one now), new
 // files with a header (newSuffix; the rotation lock). Only the rotation's
 // own are removed.
-func (r *rotator) removeStale(suffix string) {
-	entries, err := os.ReadDir(r.names.dir)
+func (r *rotator) removeStale(d *logDir, suffix string) {
+	names, err := d.names()
 	if err != nil {
 		return
 	}
-	for _, e := range entries {
-		name := e.Name()
+	for _, name := range names {
 		if rest, ok := strings.CutPrefix(name, "."); ok && strings.HasSuffix(rest, suffix) {
 			if _, _, dated := r.names.parse(strings.TrimSuffix(rest, suffix)); dated {
-				r.files.trust.removeOwn(filepath.Join(r.names.dir, name), 0)
+				d.remove(name, 0)
 			}
 		}
 	}
 }
 
-// compress compresses the rotated file name into name+extension, if no
-// writer holds it open: into a temporary file with the source's mode,
-// synced, given its name if nothing has it, the directory synced, and only
-// then the source removed, so that a process killed midway leaves the
-// source, or the whole copy. Whoever opens the source for writing meanwhile
-// breaks the lease: the compressor looks every chunk, after its last read
-// and once more before it removes the source, and leaves the source as it
-// was if someone did. A reader that has it open keeps reading it through
-// its descriptor. busy says a writer holds it.
-func (r *rotator) compress(name string) (busy bool, err error) {
-	src := filepath.Join(r.names.dir, name)
-	dst := src + r.names.zext
-	tmp := filepath.Join(r.names.dir, "."+name+r.names.zext+tmpSuffix)
+// compress compresses the rotated file name in d into name+extension, if
+// no writer holds it open: into a temporary file with the source's mode
+// and (as root) owner, as gzip gives them, synced, given its name if
+// nothing has it, the directory synced, and only then the source removed,
+// so that a process killed midway leaves the source, or the whole copy.
+// Whoever opens the source for writing meanwhile breaks the lease: the
+// compressor looks every chunk, after its last read and once more before it
+// removes the source, and leaves the source as it was if someone did. A
+// reader that has it open keeps reading it through its descriptor. It
+// returns what it compressed, or busy if a writer holds it.
+func (r *rotator) compress(d *logDir, name string) (done *Compressed, busy bool, err error) {
+	dstName := name + r.names.zext
+	tmp := "." + dstName + tmpSuffix
 	how := r.files
 	how.flag = os.O_RDONLY
-	f, err := openFile(src, how)
+	f, err := d.open(name, how)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return false, nil // removed meanwhile
+			return nil, false, nil // removed meanwhile
 		}
-		return false, err
+		return nil, false, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return false, err
+		return nil, false, err
+	}
+	src, err := d.lstat(name)
+	if err != nil || src.id != idOf(fi) || !d.ours(src, 0) {
+		return nil, false, fmt.Errorf("%w (replaced before it was compressed)", ErrUnsafeFile)
 	}
 	alone, still, release, err := holdAlone(f)
 	if err != nil || !alone {
-		return err == nil, err
+		return nil, err == nil, err
 	}
 	defer release()
-	how.flag, how.perm = os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm()
-	out, err := openFile(tmp, how)
+	how.flag, how.perm, how.uid, how.gid = os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm(), 0, 0
+	out, err := d.open(tmp, how)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	in := &aloneReader{f: f, still: still, done: r.maintenance.done}
 	err = r.compressor().Compress(out, in)
@@ -296,7 +311,7 @@ func (r *rotator) compress(name string) (busy bool, err error) {
 		err = errNotAlone
 	}
 	if err == nil {
-		err = out.Chmod(fi.Mode().Perm()) // the source's, whatever the umask
+		err = giveLike(out, fi) // the source's mode, whatever the umask, and owner
 	}
 	if err == nil {
 		err = out.Sync()
@@ -305,39 +320,24 @@ func (r *rotator) compress(name string) (busy bool, err error) {
 		err = cerr
 	}
 	if err == nil {
-		err = renameNoReplace(tmp, dst)
+		err = d.renameNoReplace(tmp, dstName)
 	}
 	if err != nil {
-		r.files.trust.removeOwn(tmp, 0)
+		d.remove(tmp, 0)
 		if errors.Is(err, errNotAlone) || errors.Is(err, errStopped) {
-			return true, nil // a writer opened it, or Close: later
+			return nil, true, nil // a writer opened it, or Close: later
 		}
-		return false, err
+		return nil, false, err
 	}
-	syncDir(r.names.dir) // the copy's name before the source goes
-	if !still() {        // opened for writing since: what it writes stays in the source
-		r.files.trust.removeOwn(dst, 0)
-		return true, nil
+	d.sync()      // the copy's name before the source goes
+	if !still() { // opened for writing since: what it writes stays in the source
+		d.remove(dstName, 0)
+		return nil, true, nil
 	}
-	if err := removeIfSame(src, fi); err != nil {
-		return false, err
+	if err := d.removeIfSame(name, src); err != nil {
+		return nil, false, err
 	}
-	if r.OnCompress != nil {
-		r.OnCompress(Compressed{Source: src, Compressed: dst})
-	}
-	return false, nil
-}
-
-// removeIfSame removes path if it still names the file fi describes.
-func removeIfSame(path string, fi os.FileInfo) error {
-	now, err := os.Lstat(path)
-	if err != nil {
-		return err
-	}
-	if !os.SameFile(now, fi) {
-		return fmt.Errorf("remove %s: %w (replaced while it was compressed)", path, ErrUnsafeFile)
-	}
-	return os.Remove(path)
+	return &Compressed{Source: d.join(name), Compressed: d.join(dstName)}, false, nil
 }
 
 var (
@@ -391,12 +391,4 @@ func oldEnough(f *os.File) (alone bool, still func() bool, release func(), err e
 		return false, nil, nil, err
 	}
 	return true, func() bool { return true }, func() {}, nil
-}
-
-// syncDir commits the names in dir to stable storage, where the system can.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

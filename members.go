@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 )
 
 // This file makes the Writers that rotate one path, in one process or
@@ -29,12 +30,17 @@ var ErrRotationMismatch = errors.New("watchedfile: another Writer of this path r
 
 // join makes the Writer one of the path's rotating Writers, as above,
 // making the directory with mkdirs (mode dirPerm) if it is missing; the
-// shared lock is let go of by leave.
+// shared lock is let go of by leave. It waits for a lock a while
+// (lockWait), no longer: the settings file may be another user's.
 func (r *rotator) join(mkdirs bool, dirPerm fs.FileMode) error {
+	d, err := openLogDir(r.names.dir, openHow{trust: r.files.trust, mkdirs: mkdirs, dirPerm: dirPerm})
+	if err != nil {
+		return err
+	}
+	defer d.close()
 	how := r.locks
 	how.flag, how.noLink = os.O_RDWR|os.O_CREATE, true
-	how.mkdirs, how.dirPerm = mkdirs, dirPerm
-	f, err := openFile(r.membersPath, how)
+	f, err := d.open(r.names.settings, how)
 	if err != nil {
 		return err
 	}
@@ -46,10 +52,10 @@ func (r *rotator) join(mkdirs bool, dirPerm fs.FileMode) error {
 		if err == nil {
 			// Not atomic: another Writer may find itself alone in
 			// between and write its own, which the look below finds.
-			err = takeLock(f, lockHow{shared: true, wait: true})
+			err = takeLockWaiting(f, lockHow{shared: true, wait: true})
 		}
 	case errors.Is(err, errLockBusy):
-		err = takeLock(f, lockHow{shared: true, wait: true})
+		err = takeLockWaiting(f, lockHow{shared: true, wait: true})
 	}
 	var theirs string
 	if err == nil {
@@ -82,7 +88,8 @@ func (r *rotator) settings() string {
 	line("MaxSize", r.MaxSize)
 	line("Every", r.Every)
 	line("At", r.At)
-	line("Location", r.location())
+	name, offset := time.Now().In(r.location()).Zone()
+	line("Location", fmt.Sprintf("%s (%s, %+d s)", r.location(), name, offset)) // "Local" says nothing of TZ
 	line("MaxBackups", r.MaxBackups)
 	line("MaxAge", r.MaxAge)
 	line("MaxTotalSize", r.MaxTotalSize)

@@ -13,6 +13,7 @@ type openHow struct {
 	dirPerm  fs.FileMode
 	noLink   bool // refuse a symlink at the last component: the rotation's own files
 	follow   bool // follow a symlink at the last component without looking (a magic link in /proc)
+	dir      bool // the last component is a directory, opened to work in (logDir), judged as one
 	trust    trust
 }
 

@@ -133,7 +133,11 @@ func (tr *fuzzTree) created(fd int, before snapshot) string {
 // walk must refuse; then the kernel is not asked.
 func (tr *fuzzTree) check(path string, flag int, mkdirs, owners bool) {
 	t := tr.t
-	refused := owners && refusedByRule(path, flag&os.O_CREATE != 0, false)
+	refused, want := false, error(nil)
+	if owners {
+		want = refusedByRule(path, flag&os.O_CREATE != 0, false)
+		refused = want != nil
+	}
 	before := tr.snapshot(mkdirs)
 
 	var kerr error
@@ -175,8 +179,8 @@ func (tr *fuzzTree) check(path string, flag int, mkdirs, owners bool) {
 		}
 	}
 	if refused {
-		if !errors.Is(werr, ErrUnsafeSymlink) {
-			t.Fatalf("openFile(%s): %v, want %v", path, werr, ErrUnsafeSymlink)
+		if !errors.Is(werr, want) {
+			t.Fatalf("openFile(%s): %v, want %v", path, werr, want)
 		}
 	} else if kc, wc := errClass(kerr), errClass(werr); kc != wc {
 		t.Fatalf("open %s: open(2) %s (%v), openFile %s (%v)", path, kc, kerr, wc, werr)
@@ -196,7 +200,11 @@ func (tr *fuzzTree) check(path string, flag int, mkdirs, owners bool) {
 // made only directories and the file it opened.
 func (tr *fuzzTree) checkMkdirs(path string, flag int, kerr error, before snapshot, owners bool) {
 	t := tr.t
-	refused := owners && refusedByRule(path, true, true)
+	refused, want := false, error(nil)
+	if owners {
+		want = refusedByRule(path, true, true)
+		refused = want != nil
+	}
 	f, werr := openFile(path, testHowMkdirs(flag, 0o644))
 	var wst unix.Stat_t
 	if werr == nil {
@@ -227,8 +235,8 @@ func (tr *fuzzTree) checkMkdirs(path string, flag int, kerr error, before snapsh
 		}
 	}
 	if refused {
-		if !errors.Is(werr, ErrUnsafeSymlink) {
-			t.Fatalf("openFile(%s) with mkdirs: %v, want %v", path, werr, ErrUnsafeSymlink)
+		if !errors.Is(werr, want) {
+			t.Fatalf("openFile(%s) with mkdirs: %v, want %v", path, werr, want)
 		}
 		return
 	}
@@ -281,20 +289,22 @@ func fdPath(fd int) string {
 	return p
 }
 
-// refusedByRule is the symlink rule of safety.go, as an independent model:
-// it resolves path by names (lstat and readlink of whole paths, ".." by
-// dropping the last name of the directory it is in), and reports whether
-// it follows a link owned by neither root nor the euid whose target, once
-// resolved, is a directory or file not owned by the link's owner, or is
-// missing where the open would create it. A link is counted against the hop
-// limit as it is met. With create, a name followed by nothing but a slash
-// is not looked up (open(2) fails EISDIR). With mkdirs, a missing directory
-// on the way counts as made (by root), unless such a link's target is still
-// being resolved. The rules for the file at the end of the path never
-// refuse in these trees: their files are the caller's with one link, their
-// FIFOs have no reader (ENXIO first), and no directory is writable by group
-// or others.
-func refusedByRule(path string, create, mkdirs bool) bool {
+// refusedByRule is the rules of safety.go for the walk, as an independent
+// model: it resolves path by names (lstat and readlink of whole paths, ".."
+// by dropping the last name of the directory it is in), and returns the
+// error the walk must refuse with, or nil. ErrUnsafeSymlink: it follows a
+// link owned by neither root nor the euid whose target, once resolved, is
+// a directory or file not owned by the link's owner, or is missing where
+// the open would create it. ErrUnsafeFile: the last component, in a
+// directory another user may change, is neither a regular file nor a
+// directory (a FIFO: the walk judges it before it opens it). A link is
+// counted against the hop limit as it is met. With create, a name followed
+// by nothing but a slash is not looked up (open(2) fails EISDIR). With
+// mkdirs, a missing directory on the way counts as made (by root), unless
+// such a link's target is still being resolved. A directory at the end
+// fails EISDIR first. The trees' files are the caller's with one link, and
+// no directory is writable by group or others.
+func refusedByRule(path string, create, mkdirs bool) error {
 	euid := uint32(os.Geteuid())
 	type pend struct {
 		owner uint32
@@ -303,21 +313,55 @@ func refusedByRule(path string, create, mkdirs bool) bool {
 	var pending []pend
 	// reached judges the object reached with left names to go (its owner
 	// uid) against the links whose targets it completes.
-	reached := func(uid uint32, left int) bool {
+	reached := func(uid uint32, left int) error {
 		for len(pending) > 0 && pending[len(pending)-1].after >= left {
 			if pending[len(pending)-1].owner != uid {
-				return true
+				return ErrUnsafeSymlink
 			}
 			pending = pending[:len(pending)-1]
 		}
-		return false
+		return nil
+	}
+	stat := func(p string, follow bool) (*syscall.Stat_t, bool) {
+		var fi fs.FileInfo
+		var err error
+		if follow {
+			fi, err = os.Stat(p)
+		} else {
+			fi, err = os.Lstat(p)
+		}
+		if err != nil {
+			return nil, false
+		}
+		return fi.Sys().(*syscall.Stat_t), true
 	}
 	ownerOf := func(p string) uint32 {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return ^uint32(0)
+		if st, ok := stat(p, true); ok {
+			return st.Uid
 		}
-		return fi.Sys().(*syscall.Stat_t).Uid
+		return ^uint32(0)
+	}
+	guarded := func(dir string) bool {
+		st, ok := stat(dir, true)
+		return ok && (st.Mode&0o022 != 0 || (st.Uid != 0 && st.Uid != euid))
+	}
+	// last judges the last component, st (followed or not), in dir.
+	last := func(dir string, st *syscall.Stat_t) error {
+		switch st.Mode & syscall.S_IFMT {
+		case syscall.S_IFDIR:
+			return nil // EISDIR
+		case syscall.S_IFREG:
+			return reached(st.Uid, 0)
+		}
+		// A FIFO or the like: the walk judges it first only where it is
+		// careful; elsewhere the open fails (ENXIO) before any rule.
+		switch {
+		case guarded(dir):
+			return ErrUnsafeFile
+		case len(pending) > 0:
+			return reached(st.Uid, 0)
+		}
+		return nil
 	}
 	var cur []string // the directory reached, as names from /
 	here := func() string { return "/" + strings.Join(cur, "/") }
@@ -327,59 +371,66 @@ func refusedByRule(path string, create, mkdirs bool) bool {
 		todo = todo[1:]
 		switch name {
 		case "", ".":
-			if reached(ownerOf(here()), len(todo)) {
-				return true
+			if err := reached(ownerOf(here()), len(todo)); err != nil {
+				return err
 			}
 			continue
 		case "..":
 			if len(cur) > 0 {
 				cur = cur[:len(cur)-1]
 			}
-			if reached(ownerOf(here()), len(todo)) {
-				return true
+			if err := reached(ownerOf(here()), len(todo)); err != nil {
+				return err
 			}
 			continue
 		}
-		last, slash := true, true // nothing but "/" and "." after name; only "/"
+		isLast, slash := true, true // nothing but "/" and "." after name; only "/"
 		for _, n := range todo {
 			if n != "" && n != "." {
-				last = false
+				isLast = false
 			}
 			if n != "" {
 				slash = false
 			}
 		}
 		if create && len(todo) > 0 && slash {
-			return false // "name/" with O_CREAT: EISDIR, name not looked up
+			return nil // "name/" with O_CREAT: EISDIR, name not looked up
 		}
 		dir := here()
 		p := filepath.Join(dir, name)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			if mkdirs && !last && len(pending) == 0 && errors.Is(err, fs.ErrNotExist) {
-				cur = append(cur, name)
-				continue
+		st, ok := stat(p, false)
+		if !ok {
+			if mkdirs && !isLast && len(pending) == 0 {
+				if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+					cur = append(cur, name)
+					continue
+				}
 			}
 			// Where the open would make the file, at the end of a link
 			// whose owner cannot be matched: refused.
-			return last && create && len(pending) > 0 && errors.Is(err, fs.ErrNotExist)
+			if _, err := os.Lstat(p); isLast && create && len(pending) > 0 && errors.Is(err, fs.ErrNotExist) {
+				return ErrUnsafeSymlink
+			}
+			return nil
 		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			owner := fi.Sys().(*syscall.Stat_t).Uid
-			if owner != 0 && owner != euid {
-				pending = append(pending, pend{owner, len(todo)})
+		if st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+			if st.Uid != 0 && st.Uid != euid {
+				pending = append(pending, pend{st.Uid, len(todo)})
 			}
 			if hops++; hops > maxLinkHops {
-				return false
+				return nil
 			}
-			if dir == "/proc/self/fd" && last {
+			if dir == "/proc/self/fd" && isLast {
 				// A magic link, followed by the kernel: what it holds
 				// open is what it leads to (a pipe has no path).
-				return reached(ownerOf(p), 0)
+				if t, ok := stat(p, true); ok {
+					return last(dir, t)
+				}
+				return nil
 			}
 			target, err := os.Readlink(p)
 			if err != nil {
-				return false
+				return nil
 			}
 			if strings.HasPrefix(target, "/") {
 				cur = nil
@@ -388,18 +439,15 @@ func refusedByRule(path string, create, mkdirs bool) bool {
 			continue
 		}
 		if len(todo) == 0 {
-			if !fi.Mode().IsRegular() {
-				return false // a directory (EISDIR), a FIFO without a reader (ENXIO): the open fails first
-			}
-			return reached(fi.Sys().(*syscall.Stat_t).Uid, 0)
+			return last(dir, st)
 		}
-		if !fi.IsDir() {
-			return false
+		if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+			return nil
 		}
 		cur = append(cur, name)
-		if reached(fi.Sys().(*syscall.Stat_t).Uid, len(todo)) {
-			return true
+		if err := reached(st.Uid, len(todo)); err != nil {
+			return err
 		}
 	}
-	return false
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -78,8 +79,12 @@ func openFile(path string, how openHow) (*os.File, error) {
 			return fail(err)
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				unix.Close(fd)
+				return fail(unix.ENOTDIR) // a name follows it, as open(2) would say
+			}
 			unix.Close(dir)
-			dir = fd // a directory: go on from it (openat fails ENOTDIR if not)
+			dir = fd // a directory: go on from it
 			if err := links.reached(statNode(&st), pending(rest)); err != nil {
 				return fail(err)
 			}
@@ -88,6 +93,9 @@ func openFile(path string, how openHow) (*os.File, error) {
 		target, err := readLink(fd)
 		unix.Close(fd)
 		if err != nil {
+			return fail(err)
+		}
+		if err := how.trust.linkHere(fdNode(dir), statNode(&st)); err != nil {
 			return fail(err)
 		}
 		if !how.trust.link(statNode(&st)) {
@@ -202,14 +210,47 @@ func lastDirError(dir int, lookup bool) error {
 // openLast opens name in dir as how says (see openLastName), the links of
 // other users' on the way (links) to be completed by what it opens.
 func openLast(dir int, name string, how openHow, links *ownerChecks) (*os.File, error) {
-	return openLastName(lastName{
-		name: name,
-		open: func(flag int, perm uint32) (int, error) {
-			return retryEINTR(func() (int, error) { return unix.Openat(dir, name, flag, perm) })
-		},
+	return openLastName(atName(dir, name), how, len(*links) > 0, func(f node) error { return links.reached(f, 0) })
+}
+
+// atName is name in the directory held open as dir, for openLastName: it
+// can be judged as a path (O_PATH) before it is opened, and reopened
+// through /proc/self/fd, or, without /proc, opened again and checked to be
+// the same file.
+func atName(dir int, name string) lastName {
+	open := func(flag int, perm uint32) (int, error) {
+		return retryEINTR(func() (int, error) { return unix.Openat(dir, name, flag, perm) })
+	}
+	return lastName{
+		name:   name,
+		open:   open,
 		remove: func() { unix.Unlinkat(dir, name, 0) },
+		mkdir:  func(perm uint32) error { return unix.Mkdirat(dir, name, perm) },
 		dir:    fdNode(dir),
-	}, how, len(*links) > 0, func(f node) error { return links.reached(f, 0) })
+		peek: func(follow bool) (int, error) {
+			flag := unix.O_PATH | unix.O_CLOEXEC
+			if !follow {
+				flag |= unix.O_NOFOLLOW
+			}
+			return open(flag, 0)
+		},
+		reopen: func(pathFd, flag int) (int, error) {
+			fd, err := retryEINTR(func() (int, error) { return unix.Open("/proc/self/fd/"+strconv.Itoa(pathFd), flag, 0) })
+			if err != unix.ENOENT {
+				return fd, err
+			}
+			// No /proc: open it again, and make sure it is what was judged.
+			if fd, err = open(flag|unix.O_NOFOLLOW, 0); err != nil {
+				return -1, err
+			}
+			var a, b unix.Stat_t
+			if unix.Fstat(pathFd, &a) != nil || unix.Fstat(fd, &b) != nil || a.Dev != b.Dev || a.Ino != b.Ino {
+				unix.Close(fd)
+				return -1, unix.EAGAIN // swapped between the look and the open
+			}
+			return fd, nil
+		},
+	}
 }
 
 // openComponent opens name in dir as a path (O_PATH), without following it.
@@ -250,14 +291,4 @@ func readLink(link int) (string, error) {
 		return "", err
 	}
 	return string(buf[:n]), nil
-}
-
-// fdNode is statNode of the file fd holds open; a failed fstat gives a node
-// no rule accepts as anyone's (uid 2^32-1, no type).
-func fdNode(fd int) node {
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return node{uid: ^uint32(0), mode: fs.ModeIrregular}
-	}
-	return statNode(&st)
 }

@@ -133,6 +133,7 @@ const stampLayout = "2006-01-02T15-04-05.000Z"
 // compressed ones with the compressor's extension after it.
 type names struct {
 	dir, live, prefix, ext, zext string
+	lock, maint, settings        string // the locks, hidden beside the log (.app.log.lock...)
 }
 
 func newNames(path string, r *Rotation) names {
@@ -141,7 +142,8 @@ func newNames(path string, r *Rotation) names {
 	if ext == base { // ".log": a hidden file, not an extension
 		ext = ""
 	}
-	n := names{dir: filepath.Dir(path), live: base, prefix: strings.TrimSuffix(base, ext) + "-", ext: ext}
+	n := names{dir: filepath.Dir(path), live: base, prefix: strings.TrimSuffix(base, ext) + "-", ext: ext,
+		lock: "." + base + ".lock", maint: "." + base + ".maintenance.lock", settings: "." + base + ".settings.lock"}
 	if r.Compress {
 		n.zext = r.compressor().Extension()
 	}

@@ -47,7 +47,7 @@ func TestRotationLooksOncePerSlice(t *testing.T) {
 				c.few, c.more, writes1, writes2, stats1, stats2, looks, bytesMore, slice)
 			assert.Equal(t, c.few, writes1, "one system call per record")
 			assert.Equal(t, c.more, writes2, "one system call per record")
-			assert.LessOrEqual(t, looks, bytesMore/slice+1, "at most one fstat per slice")
+			assert.LessOrEqual(t, looks, bytesMore/slice+1, "at most one stat per slice")
 			assert.GreaterOrEqual(t, looks, bytesMore/slice-1, "a look per slice: rotation is on")
 		})
 	}

@@ -55,6 +55,15 @@ type rotator struct {
 	nextDue atomic.Int64 // due, in Unix nanoseconds, for the goroutine's timer without making
 
 	maintenance maintenance // the maintenance goroutine (maintain.go)
+	stopped     atomic.Bool // Close has begun: no rotation begins
+}
+
+// stop stops the rotation: none begins from now on (one under way, a
+// Write's, finishes, and switches nothing: see Writer.switchToRotated), and
+// the maintenance goroutine returns.
+func (r *rotator) stop() {
+	r.stopped.Store(true)
+	r.stopMaintenance()
 }
 
 // ErrRotationStalled is reported, wrapped, to the function set with
@@ -69,21 +78,17 @@ func newRotator(path string, r *Rotation, cfg *config, report func(error)) (*rot
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
-	dir, base := filepath.Split(path)
 	files := openHow{perm: cfg.mode, uid: r.UID, gid: r.GID, noLink: true, trust: cfg.trust()}
 	locks := files
 	locks.perm = lockPerm(cfg.mode)
 	rt := &rotator{
-		Rotation:    *r,
-		path:        path,
-		names:       newNames(path, r),
-		lockPath:    filepath.Join(dir, "."+base+".lock"),
-		maintPath:   filepath.Join(dir, "."+base+".maintenance.lock"),
-		membersPath: filepath.Join(dir, "."+base+".settings.lock"),
-		files:       files,
-		locks:       locks,
-		now:         cfg.clock,
-		quiet:       quietReporter{pass: report},
+		Rotation: *r,
+		path:     path,
+		names:    newNames(path, r),
+		files:    files,
+		locks:    locks,
+		now:      cfg.clock,
+		quiet:    quietReporter{pass: report},
 	}
 	rt.maintenance.init(report)
 	if r.Every > 0 {
@@ -123,6 +128,9 @@ func (r *rotator) rotate(cur fs.FileInfo, how rotateHow, use func(*os.File, fs.F
 		return false
 	}
 	defer r.making.Unlock()
+	if r.stopped.Load() {
+		return true
+	}
 	now := r.now()
 	bySchedule := how.bySchedule && r.Every > 0 && !now.Before(r.due)
 	bySize, size := false, int64(0)
@@ -135,10 +143,7 @@ func (r *rotator) rotate(cur fs.FileInfo, how rotateHow, use func(*os.File, fs.F
 	if !bySize && !bySchedule {
 		return true
 	}
-	f, info, busy := r.rotateLocked(now, bySize, cur)
-	if f != nil {
-		use(f, info)
-	}
+	busy := r.rotateLocked(now, bySize, cur, use)
 	switch {
 	case busy && bySize && size >= 2*r.MaxSize:
 		r.stall(fmt.Sprintf("the file holds %d bytes, MaxSize %d", size, r.MaxSize))
@@ -175,49 +180,59 @@ func (r *rotator) stall(why string) {
 	}
 }
 
-// rotateLocked is rotate's work once the file is found due: under the
-// rotation lock, if it is still needed. busy reports that another process
-// held the lock. Called with making held.
-func (r *rotator) rotateLocked(now time.Time, bySize bool, cur fs.FileInfo) (f *os.File, info fs.FileInfo, busy bool) {
-	unlock, err := openLock(r.lockPath, r.locks, lockHow{})
+// rotateLocked is rotate's work once the file is found due: in the log's
+// directory, held open, under the rotation lock, if it is still needed; the
+// new file goes to use before the lock is let go of, so that no other
+// process can rotate again before this Writer has switched. busy reports
+// that another process held the lock. Called with making held.
+func (r *rotator) rotateLocked(now time.Time, bySize bool, cur fs.FileInfo, use func(*os.File, fs.FileInfo)) (busy bool) {
+	fail := func(err error) bool {
+		r.quiet.report(fmt.Errorf("watchedfile: rotate %s: %w", r.path, err))
+		return false
+	}
+	d, err := openLogDir(r.names.dir, openHow{trust: r.files.trust})
+	if err != nil {
+		return fail(err)
+	}
+	defer d.close()
+	unlock, err := d.lock(r.names.lock, r.locks, lockHow{})
 	if err != nil {
 		if errors.Is(err, errLockBusy) {
-			return nil, nil, true // another process rotates: the switch follows
+			return true // another process rotates: the switch follows
 		}
-		r.quiet.report(fmt.Errorf("watchedfile: rotate %s: %w", r.path, err))
-		return nil, nil, false
+		return fail(err)
 	}
 	defer unlock()
 	if fi, err := os.Stat(r.path); err == nil && !os.SameFile(fi, cur) {
-		return nil, nil, false // rotated by another process: the Writer switches to it
+		return false // rotated by another process: the Writer switches to it
 	}
-	newest, err := r.newest()
+	newest, err := r.newest(d)
 	if err != nil {
-		r.quiet.report(fmt.Errorf("watchedfile: rotate %s: %w", r.path, err))
-		return nil, nil, false
+		return fail(err)
 	}
 	if started := r.liveStart(cur); started.After(newest) {
 		newest = started
 	}
 	if !bySize && !newest.Before(r.periodStart(now)) {
-		return nil, nil, false // the period's file exists
+		return false // the period's file exists
 	}
-	f, info, old, name, err := r.rollover(stampAfter(now, newest))
+	f, info, old, name, err := r.rollover(d, stampAfter(now, newest))
 	if err != nil {
-		r.quiet.report(fmt.Errorf("watchedfile: rotate %s: %w", r.path, err))
-		return nil, nil, false
+		return fail(err)
 	}
 	r.quiet.clear()
 	r.stalled = false
+	use(f, info)
 	r.maintenance.rotated(r, Rotated{Old: old, New: filepath.Join(r.names.dir, name), Time: now})
-	return f, info, false
+	return false
 }
 
 // create makes the path's first file, or a new one when the path names
 // none: a dated file and the link to it, and gives it to use, if set,
-// before another rotation of this process's can begin. With wait (at Open)
-// it waits for the rotation lock; without, it fails with errLockBusy while
-// another process holds it, or a rotation of this process's is under way. openExisting opens the path without creating:
+// before the rotation lock is let go of. With wait (at Open) it waits for
+// the rotation lock, a while (lockWait); without, it fails with
+// errLockBusy while another process holds it, or a rotation of this
+// process's is under way. openExisting opens the path without creating:
 // another process may have made it meanwhile. Called without the write
 // lock.
 func (r *rotator) create(wait bool, openExisting func(create bool) (*os.File, fs.FileInfo, error), use func(*os.File, fs.FileInfo)) (f *os.File, info fs.FileInfo, err error) {
@@ -227,29 +242,38 @@ func (r *rotator) create(wait bool, openExisting func(create bool) (*os.File, fs
 		return nil, nil, errLockBusy // a rotation of this process's is under way
 	}
 	defer r.making.Unlock()
-	defer func() {
-		if err == nil && use != nil {
-			use(f, info)
-		}
-	}()
-	unlock, err := openLock(r.lockPath, r.locks, lockHow{wait: wait})
+	d, err := openLogDir(r.names.dir, openHow{trust: r.files.trust})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.close()
+	unlock, err := d.lock(r.names.lock, r.locks, lockHow{wait: wait})
 	if err != nil {
 		return nil, nil, err
 	}
 	defer unlock()
 	if f, info, err := openExisting(false); !errors.Is(err, fs.ErrNotExist) {
+		if err == nil && use != nil {
+			use(f, info)
+		}
 		return f, info, err
 	}
-	newest, err := r.newest()
+	newest, err := r.newest(d)
 	if err != nil {
 		return nil, nil, err
 	}
 	now := r.now()
-	f, info, old, name, err := r.rollover(stampAfter(now, newest))
-	if err == nil && old != "" {
+	f, info, old, name, err := r.rollover(d, stampAfter(now, newest))
+	if err != nil {
+		return nil, nil, err
+	}
+	if use != nil {
+		use(f, info)
+	}
+	if old != "" {
 		r.maintenance.rotated(r, Rotated{Old: old, New: filepath.Join(r.names.dir, name), Time: now})
 	}
-	return f, info, err
+	return f, info, nil
 }
 
 // stampAfter returns now, to the millisecond, or if that is not after
@@ -263,28 +287,28 @@ func stampAfter(now, newest time.Time) time.Time {
 	return t
 }
 
-// createFile creates the file name, which must not exist, as the
+// createFile creates the file name in d, which must not exist, as the
 // rotation's own (safety.go: O_EXCL, its owner), with the header: under a
 // temporary name, synced, then given its name if nothing has it meanwhile,
 // so that no file is seen with half a header. Header is called here,
 // without the Writer's lock: it may write through the Writer, to the file
 // being rotated. Called with the rotation lock held, which also makes a
 // temporary file left by a process killed here stale.
-func (r *rotator) createFile(name string) (*os.File, fs.FileInfo, error) {
+func (r *rotator) createFile(d *logDir, name string) (*os.File, fs.FileInfo, error) {
 	at := name
 	if r.Header != nil {
-		at = filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+newSuffix)
-		r.removeStale(newSuffix)
+		at = "." + name + newSuffix
+		r.removeStale(d, newSuffix)
 	}
 	how := r.files
 	how.flag = os.O_WRONLY | os.O_APPEND | os.O_CREATE | os.O_EXCL
-	f, err := openFile(at, how)
+	f, err := d.open(at, how)
 	if err != nil {
 		return nil, nil, err
 	}
 	fail := func(err error) (*os.File, fs.FileInfo, error) {
 		f.Close()
-		r.files.trust.removeOwn(at, 0)
+		d.remove(at, 0)
 		return nil, nil, err
 	}
 	if r.Header != nil {
@@ -294,14 +318,14 @@ func (r *rotator) createFile(name string) (*os.File, fs.FileInfo, error) {
 		if err := f.Sync(); err != nil {
 			return fail(err)
 		}
-		if err := renameNoReplace(at, name); err != nil {
+		if err := d.renameNoReplace(at, name); err != nil {
 			return fail(err)
 		}
 	}
 	info, err := f.Stat()
 	if err != nil {
 		f.Close()
-		r.files.trust.removeOwn(name, 0)
+		d.remove(name, 0)
 		return nil, nil, err
 	}
 	return f, info, nil
@@ -314,13 +338,13 @@ func (r *rotator) createFile(name string) (*os.File, fs.FileInfo, error) {
 // schedule and every later name until its date.
 const clockSlack = time.Minute
 
-// newest returns the start of the newest dated file of the rotation's own,
-// or the zero time. The file the link names counts even if it was removed:
-// its name was given, and a new file must not take it (a shipper would take
-// the new file for the old one), though the clock may still be in the
-// millisecond it says.
-func (r *rotator) newest() (time.Time, error) {
-	files, _, err := r.list()
+// newest returns the start of the newest dated file of the rotation's own
+// in d, or the zero time. The file the link names counts even if it was
+// removed: its name was given, and a new file must not take it (a shipper
+// would take the new file for the old one), though the clock may still be
+// in the millisecond it says.
+func (r *rotator) newest(d *logDir) (time.Time, error) {
+	files, _, err := r.list(d)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -328,7 +352,7 @@ func (r *rotator) newest() (time.Time, error) {
 	for _, f := range files {
 		names = append(names, f.name)
 	}
-	if target, err := os.Readlink(r.path); err == nil {
+	if target, err := d.readlink(r.names.live); err == nil {
 		names = append(names, filepath.Base(target))
 	}
 	limit := r.now().Add(clockSlack)
@@ -343,43 +367,34 @@ func (r *rotator) newest() (time.Time, error) {
 
 // A datedFile is a file of the path's, rotated or live.
 type datedFile struct {
-	name       string
+	entry
 	start      time.Time
 	compressed bool
 	made       bool // by a Writer of the path (see trust.made)
 }
 
-// list returns the path's dated files of the rotation's own (safety.go),
-// oldest first (a file before its compressed copy), and the names of the entries named like them that are not.
-func (r *rotator) list() (files []datedFile, foreign []string, err error) {
-	d, err := os.Open(r.names.dir)
+// list returns the path's dated files of the rotation's own in d
+// (safety.go), oldest first (a file before its compressed copy), and the
+// names of the entries named like them that are not.
+func (r *rotator) list(d *logDir) (files []datedFile, foreign []string, err error) {
+	names, err := d.names()
 	if err != nil {
 		return nil, nil, err
 	}
-	defer d.Close()
-	di, err := d.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	entries, err := d.ReadDir(-1)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, e := range entries {
-		t, compressed, ok := r.names.parse(e.Name())
+	for _, name := range names {
+		t, compressed, ok := r.names.parse(name)
 		if !ok {
 			continue
 		}
-		fi, err := e.Info() // lstat
+		e, err := d.lstat(name)
 		if err != nil {
 			continue // removed meanwhile
 		}
-		own, made := r.files.trust.ownInfo(di, fi, 0)
-		if !own {
-			foreign = append(foreign, e.Name())
+		if !d.ours(e, 0) {
+			foreign = append(foreign, name)
 			continue
 		}
-		files = append(files, datedFile{e.Name(), t, compressed, made})
+		files = append(files, datedFile{e, t, compressed, d.made(e)})
 	}
 	slices.SortFunc(files, func(a, b datedFile) int {
 		if c := a.start.Compare(b.start); c != 0 {

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 )
 
 // The rules that keep a Writer, above all one running as root, from being
@@ -21,12 +19,15 @@ import (
 //   - A symlink is followed if root or the Writer's own user made it, or
 //     if what it leads to belongs to the link's owner (Apache's
 //     SymLinksIfOwnerMatch): a user can point the Writer only at their own
-//     files and directories, which they could write anyway.
+//     files and directories, which they could write anyway. In a directory
+//     another user may change, a symlink with other names (a hard link of
+//     root's) is not followed.
 //   - In a directory someone else may change (owned by another user, or
 //     shared), an existing file is used only if it is a regular file owned
 //     by the Writer's user, the rotation's owner or the directory's owner,
 //     and, unless it is the directory owner's, has no other name (a hard
-//     link to a file elsewhere).
+//     link to a file elsewhere); it is judged before it is opened for
+//     writing (Linux), so that a device's open never happens.
 //   - A file is created only with O_EXCL|O_NOFOLLOW, and chowned only
 //     then, through its descriptor; never through a symlink another user
 //     made.
@@ -84,6 +85,17 @@ func (t trust) dir(d node) error {
 // something its owner owns.
 func (t trust) link(l node) bool {
 	return l.uid == 0 || l.uid == t.euid
+}
+
+// linkHere reports whether the symlink l, an entry of directory d, may be
+// followed at all: in a directory another user may change, not a symlink
+// with other names, which could be a hard link of root's own symlink (to
+// anywhere) that another user planted there.
+func (t trust) linkHere(d, l node) error {
+	if l.nlink > 1 && t.guarded(d) {
+		return fmt.Errorf("%w (a symlink with %d names in a directory another user may change)", ErrUnsafeSymlink, l.nlink)
+	}
+	return nil
 }
 
 // leadsTo reports whether a link owned by linkOwner, followed because
@@ -145,52 +157,4 @@ func (t trust) ours(d, f node, kind fs.FileMode) bool {
 // not pass for X.log's).
 func (t trust) made(d, f node) bool {
 	return !t.guarded(d) || f.uid == t.euid || f.uid == t.owner
-}
-
-// own reports whether the entry at path, not followed, is one of the
-// rotation's own files of kind (see ours). Where the system has no owners,
-// every entry of that kind is.
-func (t trust) own(path string, kind fs.FileMode) bool {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return false
-	}
-	di, err := os.Stat(filepath.Dir(path))
-	if err != nil {
-		return false
-	}
-	own, _ := t.ownInfo(di, fi, kind)
-	return own
-}
-
-// ownInfo is own for an entry and its directory already looked at; made
-// says whether it was made by a Writer of the path (see trust.made).
-func (t trust) ownInfo(dir, fi fs.FileInfo, kind fs.FileMode) (own, made bool) {
-	f, ok := nodeOf(fi)
-	d, dok := nodeOf(dir)
-	if !ok || !dok {
-		return fi.Mode().Type() == kind, true
-	}
-	if !t.ours(d, f, kind) {
-		return false, false
-	}
-	return true, t.made(d, f)
-}
-
-// removeOwn removes the entry at path if it is one of the rotation's own
-// files of kind; an entry already gone is no error. A user who may write
-// the directory could swap the entry between the look and the removal, but
-// only for one of their own there: a removal takes a name from this
-// directory and follows nothing.
-func (t trust) removeOwn(path string, kind fs.FileMode) error {
-	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if !t.own(path, kind) {
-		return fmt.Errorf("remove %s: %w", path, ErrUnsafeFile)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }

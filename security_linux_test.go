@@ -1,7 +1,9 @@
 package watchedfile_test
 
 import (
+	"bufio"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -488,4 +490,230 @@ func TestSecurityLitterAndFloods(t *testing.T) {
 	assert.Len(t, planted, 400)
 	s := w.Stats()
 	assert.LessOrEqual(t, uint64(reported.len())+s.DroppedErrors, uint64(8), "reports: %d, dropped: %d", reported.len(), s.DroppedErrors)
+}
+
+// The attacks of the review of the rules (December 2026), as tests.
+
+// swapDirOnOpen is the attacker of TestSecurityDirSwap, run as nobody in a
+// child process (TestChildProcess): it watches WATCHEDFILE_DIR, nobody's
+// directory in a sticky one, and the moment the Writer opens the file
+// WATCHEDFILE_TRIGGER there, exchanges the directory with WATCHEDFILE_LINK,
+// nobody's link to root's directory; it says "ready" and then "swapped".
+func swapDirOnOpen(t *testing.T) {
+	dir, link, trigger := os.Getenv("WATCHEDFILE_DIR"), os.Getenv("WATCHEDFILE_LINK"), os.Getenv("WATCHEDFILE_TRIGGER")
+	fd, err := unix.InotifyInit1(0)
+	require.NoError(t, err)
+	_, err = unix.InotifyAddWatch(fd, dir, unix.IN_OPEN)
+	require.NoError(t, err)
+	fmt.Println("ready")
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := unix.Read(fd, buf)
+		require.NoError(t, err)
+		for off := 0; off < n; {
+			nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
+			name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+nameLen]), "\x00")
+			off += unix.SizeofInotifyEvent + nameLen
+			if name == trigger {
+				require.NoError(t, unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, link, unix.RENAME_EXCHANGE))
+				fmt.Println("swapped")
+				return
+			}
+		}
+	}
+}
+
+// TestSecurityDirSwap: nobody, who owns the log directory's entry in a
+// sticky directory, exchanges it with a link to root's directory just as
+// the rotation has opened its lock there; the rotation goes on in the
+// directory it opened, and nothing happens to root's files.
+func TestSecurityDirSwap(t *testing.T) {
+	for _, tc := range []struct{ name, trigger string }{
+		{"maintenance", ".app.log.maintenance.lock"},
+		{"rotation", ".app.log.lock"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requireRoot(t)
+			base := reachableTempDir(t)
+			shared := filepath.Join(base, "shared")
+			require.NoError(t, os.Mkdir(shared, 0o755))
+			require.NoError(t, os.Chmod(shared, 0o777|fs.ModeSticky))
+			victim := filepath.Join(base, "victim")
+			require.NoError(t, os.Mkdir(victim, 0o755))
+			old := []string{"app-2020-01-01T00-00-00.000Z.log", "app-2020-01-02T00-00-00.000Z.log", "app-2020-01-03T00-00-00.000Z.log"}
+			for _, name := range append(old, "app.log") {
+				require.NoError(t, os.WriteFile(filepath.Join(victim, name), []byte("root's\n"), 0o600))
+			}
+			asNobody(t, shared, `mkdir logs && ln -s "$1" link`, victim)
+			logs := filepath.Join(shared, "logs")
+			for _, name := range old { // the Writer's own old files, in its own directory
+				require.NoError(t, os.WriteFile(filepath.Join(logs, name), []byte("the Writer's\n"), 0o600))
+			}
+			cmd := exec.Command(worldCopyOfTestBinary(t), "-test.run=^TestChildProcess$")
+			cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=swap-dir", "WATCHEDFILE_DIR="+logs,
+				"WATCHEDFILE_LINK="+filepath.Join(shared, "link"), "WATCHEDFILE_TRIGGER="+tc.trigger)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+			cmd.Dir = base
+			out, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			lines := bufio.NewScanner(out)
+			require.True(t, lines.Scan())
+			require.Equal(t, "ready", lines.Text())
+			w, err := watchedfile.Open(filepath.Join(logs, "app.log"), watchedfile.WithSharedDir(),
+				watchedfile.WithRotation(watchedfile.Rotation{MaxBackups: 1}))
+			if err != nil {
+				// The first file made in the directory opened, the path
+				// then followed to it through nobody's link: refused.
+				require.ErrorIs(t, err, watchedfile.ErrUnsafeSymlink)
+			} else {
+				defer w.Close()
+			}
+			require.True(t, lines.Scan(), "the attacker never swapped")
+			require.Equal(t, "swapped", lines.Text())
+			// The directory the maintenance opened is now at shared/link:
+			// its retention ran there, on the Writer's own old files. (The
+			// rotation's, at Open, made the first file there.)
+			moved := filepath.Join(shared, "link")
+			require.Eventually(t, func() bool {
+				if tc.name == "rotation" {
+					return true
+				}
+				left := 0
+				for _, name := range old {
+					if _, err := os.Stat(filepath.Join(moved, name)); err == nil {
+						left++
+					}
+				}
+				return left <= 1
+			}, waitFor, waitTick, "retention never ran in the Writer's directory")
+			for _, name := range append(old, "app.log") {
+				assert.Equal(t, "root's\n", readFile(t, filepath.Join(victim, name)), "root's %s", name)
+			}
+		})
+	}
+}
+
+// TestSecurityHardLinkedRootSymlink: root's own symlink, hard-linked into
+// nobody's directory under the log's name (where fs.protected_hardlinks is
+// off; made here by root, as the attacker would), is not followed.
+func TestSecurityHardLinkedRootSymlink(t *testing.T) {
+	dir, secret := attackerDir(t)
+	rootLinks := filepath.Join(filepath.Dir(secret), "rootlinks")
+	require.NoError(t, os.Mkdir(rootLinks, 0o755))
+	require.NoError(t, os.Symlink(secret, filepath.Join(rootLinks, "l")))
+	require.NoError(t, unix.Linkat(unix.AT_FDCWD, filepath.Join(rootLinks, "l"), unix.AT_FDCWD, filepath.Join(dir, "app.log"), 0))
+	_, err := watchedfile.Open(filepath.Join(dir, "app.log"))
+	require.ErrorIs(t, err, watchedfile.ErrUnsafeSymlink)
+	assert.Equal(t, "root's secret\n", readFile(t, secret))
+}
+
+// TestSecurityJudgedBeforeOpened: a file the Writer refuses is never opened
+// for writing (a device's open does things: a watchdog arms itself): no
+// IN_OPEN on root's file behind nobody's link.
+func TestSecurityJudgedBeforeOpened(t *testing.T) {
+	dir, secret := attackerDir(t)
+	in, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	require.NoError(t, err)
+	defer unix.Close(in)
+	_, err = unix.InotifyAddWatch(in, secret, unix.IN_OPEN)
+	require.NoError(t, err)
+	asNobody(t, dir, `ln -s "$1" app.log`, secret)
+	_, err = watchedfile.Open(filepath.Join(dir, "app.log"))
+	require.ErrorIs(t, err, watchedfile.ErrUnsafeSymlink)
+	n, err := unix.Read(in, make([]byte, 4096))
+	assert.ErrorIs(t, err, unix.EAGAIN, "root's file was opened (%d bytes of events) before the link was refused", n)
+}
+
+// TestSecurityWriteAfterCloseRotatesNothing: a Write after Close fails and
+// makes no file, though the file it would have written is full.
+func TestSecurityWriteAfterCloseRotatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	rot := watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1000})
+	w, err := watchedfile.Open(path, rot)
+	require.NoError(t, err)
+	_, err = w.Write(make([]byte, 999))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.Write(make([]byte, 2000)) // full
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	w, err = watchedfile.Open(path, rot)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	before, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	_, err = w.Write([]byte("after Close\n"))
+	require.ErrorIs(t, err, os.ErrClosed)
+	after, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Equal(t, len(before), len(after), "a Write after Close made a file")
+}
+
+// TestSecuritySettingsLockHeld: the directory's owner holds the settings
+// file's lock for good: Open waits a while (lockWait, 10 s), then fails
+// with ErrRotationStalled, instead of hanging.
+func TestSecuritySettingsLockHeld(t *testing.T) {
+	dir, _ := attackerDir(t)
+	lock := filepath.Join(dir, ".app.log.settings.lock")
+	asNobody(t, dir, `: > "$1"`, lock)
+	cmd := exec.Command("flock", "-x", lock, "sleep", "600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	require.Eventually(t, func() bool { return lockHeld(t, lock) }, waitFor, waitTick)
+	opened := make(chan error, 1)
+	go func() {
+		w, err := watchedfile.Open(filepath.Join(dir, "app.log"), watchedfile.WithRotation(watchedfile.Rotation{MaxSize: 1 << 20}))
+		if err == nil {
+			w.Close()
+		}
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		require.ErrorIs(t, err, watchedfile.ErrRotationStalled)
+	case <-time.After(6 * waitFor): // 60 s: only if Open hangs for good
+		t.Fatal("Open hangs while another user holds the settings lock")
+	}
+}
+
+// lockHeld reports whether someone holds flock's lock on the file at path.
+func lockHeld(t *testing.T, path string) bool {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return true
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// TestSecurityCompressedCopyKeepsOwner: root's 0600 dated file, compressed
+// by a Writer whose files go to nobody (Rotation.UID), stays root's as a
+// compressed copy, as gzip keeps it: nobody cannot read it.
+func TestSecurityCompressedCopyKeepsOwner(t *testing.T) {
+	requireRoot(t)
+	dir := reachableTempDir(t)
+	old := filepath.Join(dir, "app-2020-01-01T00-00-00.000Z.log")
+	require.NoError(t, os.WriteFile(old, []byte("root only\n"), 0o600))
+	compressed := make(chan watchedfile.Compressed, 4)
+	w := openWriter(t, filepath.Join(dir, "app.log"), watchedfile.WithRotation(watchedfile.Rotation{UID: nobody, GID: nobody,
+		Compress: true, CompressDelay: -1, OnCompress: func(c watchedfile.Compressed) { compressed <- c }}))
+	select {
+	case <-compressed:
+	case <-time.After(waitFor):
+		t.Fatal("never compressed")
+	}
+	require.NoError(t, w.Close())
+	uid, gid := owner(t, old+".gz")
+	assert.Equal(t, [2]uint32{0, 0}, [2]uint32{uid, gid})
+	fi, err := os.Stat(old + ".gz")
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
 }

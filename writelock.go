@@ -19,8 +19,10 @@ import (
 // Close, to write the held rest and the buffer's last flush, and close the
 // file. Only a holder writes to the file, looks at the path, switches files
 // or closes one, so no record goes to a file being closed. Nothing that
-// waits on another process is done under it but writes: no flock, no
-// fsync, no rotation's listing, new file, header or link (writer_rotate.go).
+// waits on another process is done under it but writes and the open of a
+// switch (which waits, for a rotated file being compressed, until the
+// compressor notices: a megabyte at most): no flock, no fsync, no
+// rotation's listing, new file, header or link (writer_rotate.go).
 //
 // Who releases it: the holder. A Write lets go with lead, everyone else
 // with unlock. Without group commit both are a plain Unlock.

@@ -177,7 +177,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.lock.lock()
 	}
 	n, err := w.writeLocked(p)
-	if w.out.sizeLookDue() { // once per slice of bytes, with WithRotation's MaxSize
+	if err == nil && w.out.sizeLookDue() { // once per slice of bytes, with WithRotation's MaxSize
 		cur := w.out.info
 		w.lock.lead()
 		w.rotateIfFull(cur)
@@ -305,8 +305,8 @@ func (w *Writer) Close() error {
 	w.cutHungWrite()
 	w.life.stop()
 	if w.rot != nil {
-		w.rot.stopMaintenance()
-		defer w.rot.leave() // once the file is closed: no rotation of this Writer's is under way
+		w.rot.stop() // no rotation of this Writer's begins from now on
+		defer w.rot.leave()
 	}
 
 	var errs []error

@@ -298,6 +298,8 @@ func bindfsMount(t *testing.T) (src, mnt string) {
 func TestChildProcess(t *testing.T) {
 	path := os.Getenv("WATCHEDFILE_PATH")
 	switch os.Getenv("WATCHEDFILE_CHILD") {
+	case "swap-dir":
+		swapDirOnOpen(t)
 	case "write-records":
 		n, _ := strconv.Atoi(os.Getenv("WATCHEDFILE_RECORDS"))
 		w, err := watchedfile.Open(path)
@@ -840,9 +842,11 @@ func TestKilledDuringRetention(t *testing.T) {
 	want["live record\n"]++
 	require.NoError(t, os.Symlink(filepath.Base(live), path))
 
-	victim := backups[5] // removed newest first: 2, 3 and 4 go before it
-	cmd := exec.Command("strace", "-f", "-qq", "-o", os.DevNull, "-P", victim,
-		"-e", "trace=unlinkat", "-e", "inject=unlinkat:signal=KILL:when=1",
+	// Removed newest first: 2, 3 and 4 go before backups[5], at the
+	// fourth unlinkat in the directory, which the rotation holds open
+	// (strace -P matches its descriptor).
+	cmd := exec.Command("strace", "-f", "-qq", "-o", os.DevNull, "-P", dir,
+		"-e", "trace=unlinkat", "-e", "inject=unlinkat:signal=KILL:when=4",
 		os.Args[0], "-test.run=^TestChildProcess$")
 	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=retention", "WATCHEDFILE_PATH="+path)
 	var out bytes.Buffer

@@ -40,8 +40,8 @@ func (w *Writer) lookAtSize() {
 // the path must name when a switch found none (follower.create), looks at
 // the size when asked, and at the schedule, and switches to the new file.
 // It returns when it wants a look next. It never waits for a rotation of
-// this process's under way. Called by the goroutine, without the write
-// lock.
+// this process's under way, but for the file of a Writer that has none
+// (dropFile, on Windows). Called by the goroutine, without the write lock.
 func (w *Writer) rotateIfDue() (next time.Time) {
 	if w.follow.create.Swap(false) { // asked again by the next look if it fails
 		w.createRotated()
