@@ -146,7 +146,7 @@ func (w *Writer) writeBatch(ws []*waiter) {
 		}
 	}
 	if w.out.sizeLookDue() {
-		w.lookAtSize()
+		w.out.sizeLook.Store(true) // the Write that wrote the batch looks, once it has let go
 	}
 }
 

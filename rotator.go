@@ -56,6 +56,7 @@ type rotator struct {
 
 	maintenance maintenance // the maintenance goroutine (maintain.go)
 	stopped     atomic.Bool // Close has begun: no rotation begins
+	inHeader    atomic.Bool // a rotation calls Header, which may write through the Writer
 }
 
 // stop stops the rotation: none begins from now on (one under way, a
@@ -109,7 +110,8 @@ func (r *rotator) sizeLookEvery() uint64 {
 
 // rotateHow says why the rotator is asked: to look at the size, at the
 // schedule, or both; and whether to wait for a rotation of this process's
-// under way, else give up at once.
+// under way, else give up at once. It never waits while that rotation calls
+// Header, which may be writing through the Writer, this very Write.
 type rotateHow struct {
 	bySize, bySchedule, wait bool
 }
@@ -122,7 +124,7 @@ type rotateHow struct {
 // rotation under way. It reports its own failures. Called without the
 // write lock.
 func (r *rotator) rotate(cur fs.FileInfo, how rotateHow, use func(*os.File, fs.FileInfo)) (ran bool) {
-	if how.wait {
+	if how.wait && !r.inHeader.Load() {
 		r.making.Lock()
 	} else if !r.making.TryLock() {
 		return false
@@ -159,6 +161,12 @@ func (r *rotator) rotate(cur fs.FileInfo, how rotateHow, use func(*os.File, fs.F
 		r.nextDue.Store(r.due.UnixNano())
 	}
 	return true
+}
+
+// scheduleDue reports whether a boundary of the schedule has passed since
+// it last looked, without waiting for a rotation under way.
+func (r *rotator) scheduleDue() bool {
+	return r.Every > 0 && !r.now().Before(r.nextLook())
 }
 
 // nextLook is when the schedule wants a look next, on the rotator's clock,
@@ -312,7 +320,10 @@ func (r *rotator) createFile(d *logDir, name string) (*os.File, fs.FileInfo, err
 		return nil, nil, err
 	}
 	if r.Header != nil {
-		if _, err := f.Write(r.Header()); err != nil {
+		r.inHeader.Store(true)
+		header := r.Header()
+		r.inHeader.Store(false)
+		if _, err := f.Write(header); err != nil {
 			return fail(err)
 		}
 		if err := f.Sync(); err != nil {

@@ -75,32 +75,33 @@ func (l *writeLock) unlock() {
 }
 
 // lead is unlock for a holder that has just written: it first writes what
-// others queued meanwhile.
-func (l *writeLock) lead() {
+// others queued meanwhile, and reports whether it wrote any.
+func (l *writeLock) lead() (wrote bool) {
 	if !l.group {
 		l.mu.Unlock()
-		return
+		return false
 	}
-	l.release(leadBatches)
+	return l.release(leadBatches)
 }
 
 // release writes up to batches batches of queued records, then lets go of
-// the lock, or hands it to a queued caller if records are still queued.
-func (l *writeLock) release(batches int) {
-	for {
+// the lock, or hands it to a queued caller if records are still queued. It
+// reports whether it wrote any.
+func (l *writeLock) release(batches int) (wrote bool) {
+	for left := batches; ; {
 		top := l.queue.top.Load()
 		if top == nil {
 			l.mu.Unlock()
 			// A caller that queued after the look and failed to take
 			// the lock before the Unlock waits for someone: take it back.
 			if l.queue.top.Load() == nil || !l.mu.TryLock() {
-				return
+				return left < batches
 			}
 			continue
 		}
-		if batches == 0 {
+		if left == 0 {
 			top.wake(leading)
-			return
+			return left < batches
 		}
 		ws := l.queue.take()
 		l.write(ws)
@@ -108,7 +109,7 @@ func (l *writeLock) release(batches int) {
 			ws[i] = nil // the caller reuses it as soon as it is woken
 			wt.wake(written)
 		}
-		batches--
+		left--
 	}
 }
 

@@ -172,7 +172,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if !w.lock.tryLock() {
 		if w.lock.group {
-			return w.lock.follow(p)
+			n, err := w.lock.follow(p)
+			w.rotateIfBatchFull() // a batch it wrote, or that carried its record, filled a slice
+			return n, err
 		}
 		w.lock.lock()
 	}
@@ -183,7 +185,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.rotateIfFull(cur)
 		return n, err
 	}
-	w.lock.lead()
+	if w.lock.lead() {
+		w.rotateIfBatchFull() // others' records it wrote before it let go
+	}
 	return n, err
 }
 

@@ -21,13 +21,29 @@ import (
 // goroutine, at the schedule's boundaries and when the path names no file.
 
 // rotateIfFull looks at the size of cur, the file a Write wrote to, and
-// rotates it if it holds MaxSize. If a rotation of this process's is under
-// way (a Header that writes through this Writer), the goroutine looks once
-// it is done. Called by Write without the write lock.
+// rotates it if it holds MaxSize, waiting for a rotation of this process's
+// under way (it may have made the new file already) unless that one is
+// calling its Header (which may be writing through the Writer: this very
+// Write): then the goroutine looks once it is done. Called by Write
+// without the write lock.
 func (w *Writer) rotateIfFull(cur fs.FileInfo) {
-	if !w.rot.rotate(cur, rotateHow{bySize: true}, w.switchToRotated) {
+	if !w.rot.rotate(cur, rotateHow{bySize: true, wait: true}, w.switchToRotated) {
 		w.lookAtSize()
 	}
+}
+
+// rotateIfBatchFull is rotateIfFull for a Write of group commit: a batch
+// of records that filled a slice of bytes asks for a look at the size
+// (writeBatch), and the Write that led it, or the one whose record it
+// carried, looks, once it has let go of the lock.
+func (w *Writer) rotateIfBatchFull() {
+	if !w.out.sizeLook.Load() || !w.out.sizeLook.Swap(false) {
+		return
+	}
+	w.lock.lock()
+	cur := w.out.info
+	w.lock.unlock()
+	w.rotateIfFull(cur)
 }
 
 // lookAtSize asks the goroutine to look at the file's size.
@@ -50,6 +66,9 @@ func (w *Writer) rotateIfDue() (next time.Time) {
 	cur := w.out.info
 	w.lock.unlock()
 	bySize := w.out.sizeLook.Swap(false)
+	if !bySize && !w.rot.scheduleDue() {
+		return w.nextLook()
+	}
 	if !w.rot.rotate(cur, rotateHow{bySize: bySize, bySchedule: true}, w.switchToRotated) {
 		// A rotation of this process's is under way (a Write's, whose
 		// Header takes its time): look again once it may be done.
@@ -58,6 +77,12 @@ func (w *Writer) rotateIfDue() (next time.Time) {
 		}
 		return time.Now().Add(w.cfg.retryMin)
 	}
+	return w.nextLook()
+}
+
+// nextLook is when the goroutine looks at the schedule next, on the
+// system's clock.
+func (w *Writer) nextLook() time.Time {
 	if due := w.rot.nextLook(); !due.IsZero() {
 		return time.Now().Add(due.Sub(w.rot.now()))
 	}
