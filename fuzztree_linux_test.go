@@ -208,7 +208,9 @@ func (tr *fuzzTree) op(in *fuzzInput, owners bool) {
 
 // symlink makes a link (where nothing is yet), and gives it an owner. An
 // absolute target leads into the tree or to /proc/self/fd: nothing the
-// input makes can reach above the padding.
+// input makes can reach above the padding. Where a name is already taken,
+// the owner byte is read but what has the name keeps its owner: regular
+// files are the caller's.
 func (tr *fuzzTree) symlink(p, target string, in *fuzzInput, owners bool) {
 	if strings.HasPrefix(target, "/") && !strings.HasPrefix(target, tr.root+"/") &&
 		!strings.HasPrefix(target, "/proc/self/fd/") {
@@ -219,7 +221,10 @@ func (tr *fuzzTree) symlink(p, target string, in *fuzzInput, owners bool) {
 		tr.t.Fatalf("symlink %s -> %s: %v", p, target, err)
 	}
 	if owners {
-		tr.chown(p, in)
+		uid := tr.owner(in)
+		if err == nil {
+			tr.lchown(p, uid)
+		}
 	}
 }
 
@@ -227,7 +232,15 @@ func (tr *fuzzTree) symlink(p, target string, in *fuzzInput, owners bool) {
 var fuzzUIDs = [...]int{-1, 65534, 1000}
 
 func (tr *fuzzTree) chown(p string, in *fuzzInput) {
-	uid := fuzzUIDs[in.next()%3]
+	tr.lchown(p, tr.owner(in))
+}
+
+// owner reads an owner byte: a uid, or -1 for the caller.
+func (tr *fuzzTree) owner(in *fuzzInput) int {
+	return fuzzUIDs[in.next()%3]
+}
+
+func (tr *fuzzTree) lchown(p string, uid int) {
 	if uid < 0 {
 		return
 	}
