@@ -5,9 +5,12 @@ package main
 import (
 	"compress/gzip"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -27,7 +30,7 @@ func TestOtelFilelog(t *testing.T) {
 	// at the next poll and let go: a line written to it later never
 	// ships, though it is in the file.
 	t.Run("renamed file read to its end and let go", func(t *testing.T) {
-		s := startOtelPair(t, bin, []string{"app.log"}, false, otelTimeout)
+		s := startOtelPair(t, bin, []string{"app.log"}, false, otelTimeout, false)
 		s.append("app.log", "A, the first file's first line")
 		s.waitFor("A, the first file's first line")
 		if err := os.Rename(s.path("app.log"), s.path("app.log.1")); err != nil {
@@ -48,7 +51,7 @@ func TestOtelFilelog(t *testing.T) {
 	// from where it was and never read twice, also when the receiver was
 	// stopped across the moves.
 	t.Run("renamed and compressed files followed, each line once", func(t *testing.T) {
-		s := startOtelPair(t, bin, []string{"app*.log*"}, true, otelTimeout)
+		s := startOtelPair(t, bin, []string{"app*.log*"}, true, otelTimeout, false)
 		var lines []string
 		add := func(name, line string) {
 			s.append(name, line)
@@ -85,56 +88,48 @@ func TestOtelFilelog(t *testing.T) {
 		}
 	})
 
-	// A request that the central collector takes longer than the
-	// exporter's timeout to answer is sent again, and the central
-	// collector keeps both: at-least-once. A timeout longer than the
-	// stall sends it once.
+	// A request whose answer reaches the shipper after the exporter's
+	// timeout is sent again, though the central collector took it the
+	// first time and keeps both: at-least-once. That is what a shipper
+	// stopped while a request was under way finds when it continues. A
+	// timeout longer than the delay sends it once. (A proxy between the
+	// two holds the central collector's answers back; stopping the
+	// central collector instead does not duplicate: it drops the request
+	// the shipper gave up on.)
 	for _, c := range []struct {
 		timeout time.Duration
 		dups    bool
 	}{{5 * time.Second, true}, {otelTimeout, false}} {
-		t.Run(fmt.Sprintf("central collector stopped past a %v timeout", c.timeout), func(t *testing.T) {
-			s := startOtelPair(t, bin, []string{"app.log"}, false, c.timeout)
-			s.append("app.log", "R0, before the stop")
-			s.waitFor("R0, before the stop")
-			if err := s.central.pause(true); err != nil {
-				t.Fatal(err)
-			}
-			continued := false
-			defer func() {
-				if !continued {
-					s.central.pause(false)
-				}
-			}()
-			s.append("app.log", "R1, sent while the central collector is stopped")
-			stall := 8 * time.Second // past 5 s, short of otelTimeout
+		t.Run(fmt.Sprintf("answer later than a %v timeout", c.timeout), func(t *testing.T) {
+			s := startOtelPair(t, bin, []string{"app.log"}, false, c.timeout, true)
+			s.append("app.log", "R0, before")
+			s.waitFor("R0, before")
+			s.gate.hold(true)
+			const r1 = "R1, answered late"
+			s.append("app.log", r1)
+			s.waitFor(r1) // the central collector has it
 			if c.dups {
-				// The exporter tells when its request timed out.
 				s.wait(func() bool { return s.shipperSaid("DeadlineExceeded") }, "the shipper's request to time out")
-			} else {
-				time.Sleep(stall) // the stall's length, not a wait for a condition
+				s.gate.hold(false)
+				s.wait(func() bool { return s.count(r1) >= 2 }, r1+" to arrive twice (docs/shipping.md says the request is sent again)")
+				return
 			}
-			continued = true
-			if err := s.central.pause(false); err != nil {
-				t.Fatal(err)
-			}
-			s.waitFor("R1, sent while the central collector is stopped")
+			delay := 8 * time.Second // past 5 s, short of otelTimeout
+			time.Sleep(delay)        // the delay's length, not a wait for a condition
+			s.gate.hold(false)
 			s.append("app.log", "R2, after")
 			s.waitFor("R2, after")
-			n := s.count("R1, sent while the central collector is stopped")
-			switch {
-			case c.dups && n < 2:
-				t.Errorf("the line sent while the central collector was stopped past the timeout arrived %d times: docs/shipping.md says the retried request duplicates it", n)
-			case !c.dups && n != 1:
-				t.Errorf("the line sent while the central collector was stopped for %v, short of the %v timeout, arrived %d times, want once", stall, c.timeout, n)
+			if n := s.count(r1); n != 1 || s.shipperSaid("Exporting failed") {
+				t.Errorf("a line answered %v late, short of the %v timeout, arrived %d times, want once; shipper:\n%s", delay, c.timeout, n, s.shipper.out)
 			}
 		})
 	}
 }
 
 // startOtelPair starts a central collector and a shipper reading include
-// (names in the pair's log directory).
-func startOtelPair(t *testing.T, bin string, include []string, compression bool, timeout time.Duration) *shipperPair {
+// (names in the pair's log directory); with gated, the shipper reaches the
+// central collector through a replyGate.
+func startOtelPair(t *testing.T, bin string, include []string, compression bool, timeout time.Duration, gated bool) *shipperPair {
 	t.Helper()
 	dir := t.TempDir()
 	s := &shipperPair{t: t, logs: mkdir(dir, "logs")}
@@ -148,6 +143,13 @@ func startOtelPair(t *testing.T, bin string, include []string, compression bool,
 		t.Fatal(err)
 	}
 	s.stopAtCleanup(s.central)
+	if gated {
+		if s.gate, err = startReplyGate(port); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.gate.close)
+		port = s.gate.port
+	}
 	for i, p := range include {
 		include[i] = filepath.Join(s.logs, p)
 	}
@@ -197,4 +199,99 @@ func (s *shipperPair) gzip(from, to string) {
 // shipperSaid says whether the shipper's output holds text.
 func (s *shipperPair) shipperSaid(text string) bool {
 	return strings.Contains(s.shipper.out.String(), text)
+}
+
+// replyGate is a TCP proxy on 127.0.0.1 that passes what clients send to a
+// server at once and can hold back what the server sends them.
+type replyGate struct {
+	ln     net.Listener
+	port   int
+	target int
+	mu     sync.Mutex
+	cond   *sync.Cond
+	held   bool
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func startReplyGate(target int) (*replyGate, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	g := &replyGate{ln: ln, port: ln.Addr().(*net.TCPAddr).Port, target: target}
+	g.cond = sync.NewCond(&g.mu)
+	g.wg.Add(1)
+	go g.accept()
+	return g, nil
+}
+
+func (g *replyGate) accept() {
+	defer g.wg.Done()
+	for {
+		client, err := g.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		server, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.target))
+		if err != nil {
+			client.Close()
+			continue
+		}
+		g.mu.Lock()
+		g.conns = append(g.conns, client, server)
+		g.mu.Unlock()
+		g.wg.Add(2)
+		go func() {
+			defer g.wg.Done()
+			io.Copy(server, client)
+			server.Close()
+		}()
+		go func() {
+			defer g.wg.Done()
+			g.copyHeld(client, server)
+			client.Close()
+		}()
+	}
+}
+
+// copyHeld copies from server to client, waiting while the gate is held.
+func (g *replyGate) copyHeld(client, server net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := server.Read(buf)
+		g.mu.Lock()
+		for g.held {
+			g.cond.Wait()
+		}
+		g.mu.Unlock()
+		if n > 0 {
+			if _, werr := client.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// hold holds the server's answers back, or lets them and the ones held go.
+func (g *replyGate) hold(held bool) {
+	g.mu.Lock()
+	g.held = held
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+// close ends the proxy and its connections, and waits for its goroutines.
+func (g *replyGate) close() {
+	g.hold(false)
+	g.ln.Close()
+	g.mu.Lock()
+	for _, c := range g.conns {
+		c.Close()
+	}
+	g.mu.Unlock()
+	g.wg.Wait()
 }

@@ -81,6 +81,7 @@ type shipperPair struct {
 	logs, received   string
 	shipper, central *daemon
 	refresh          func() error // brings received up to date
+	gate             *replyGate   // between the two, if any (TestOtelFilelog)
 }
 
 func startPair(t *testing.T, pattern string) *shipperPair {
