@@ -88,6 +88,45 @@ func TestOtelFilelog(t *testing.T) {
 		}
 	})
 
+	// logrotate's compress without delaycompress: gzip reads the renamed
+	// file, the writer (not yet switched) adds a line, the receiver reads
+	// it through its descriptor, logrotate removes the file. The .gz then
+	// holds less than the receiver read, and the receiver reads all of it
+	// again: every line of the file twice, but for the one in no file.
+	t.Run("gz shorter than what was read is read again", func(t *testing.T) {
+		s := startOtelPair(t, bin, []string{"app*.log*"}, true, otelTimeout, false)
+		var lines []string // more than the receiver's 1000 bytes of fingerprint
+		for i := range 20 {
+			lines = append(lines, fmt.Sprintf("G line %02d, compressed %s", i, strings.Repeat("x", 80)))
+			s.append("app.log", lines[i])
+		}
+		s.waitFor(lines[19])
+		s.rename("app.log", "app.log.1")
+		s.gzipKeep("app.log.1", "app.log.1.gz")
+		const late = "G late, after gzip read the file"
+		s.append("app.log.1", late)
+		s.waitFor(late)
+		if err := os.Remove(s.path("app.log.1")); err != nil {
+			t.Fatal(err)
+		}
+		s.append("app.log", "H, the new file")
+		s.waitFor("H, the new file")
+		s.wait(func() bool { return s.count(lines[0]) >= 2 }, "the .gz to be read again (docs/shipping.md says it is)")
+		s.wait(func() bool { return s.count(lines[19]) >= 2 }, "all of the .gz to be read again")
+		for _, l := range append(lines, late) {
+			want := 2
+			if l == late {
+				want = 1
+			}
+			if n := s.count(l); n != want {
+				t.Errorf("%q arrived %d times, want %d", l, n, want)
+			}
+		}
+		if !s.shipperSaid(otelGzShort) {
+			t.Errorf("the receiver did not log %q, which the shipping table counts", otelGzShort)
+		}
+	})
+
 	// A request whose answer reaches the shipper after the exporter's
 	// timeout is sent again, though the central collector took it the
 	// first time and keeps both: at-least-once. That is what a shipper
@@ -172,6 +211,16 @@ func (s *shipperPair) rename(from, to string) {
 // compress does.
 func (s *shipperPair) gzip(from, to string) {
 	s.t.Helper()
+	s.gzipKeep(from, to)
+	if err := os.Remove(s.path(from)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// gzipKeep compresses the file from into to, leaving from (logrotate
+// removes it once gzip is done).
+func (s *shipperPair) gzipKeep(from, to string) {
+	s.t.Helper()
 	data, err := os.ReadFile(s.path(from))
 	if err != nil {
 		s.t.Fatal(err)
@@ -187,9 +236,6 @@ func (s *shipperPair) gzip(from, to string) {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = os.Remove(s.path(from))
 	}
 	if err != nil {
 		s.t.Fatal(err)

@@ -94,6 +94,13 @@ service:
 // longer than the shipper lags (shipLagMax).
 const otelTimeout = 30 * time.Second
 
+// otelGzShort is what the filelog receiver logs when a file it read is
+// now compressed (a .gz its include matches, with the same first bytes)
+// and the .gz holds less than it had read: records written to the file
+// after gzip read it, which the receiver read before the file was removed.
+// It then reads the whole .gz again from its start (TestOtelFilelog).
+const otelGzShort = "failed to skip already-consumed decompressed bytes"
+
 // otelReady is what a collector logs once its pipelines run.
 const otelReady = "Everything is ready"
 

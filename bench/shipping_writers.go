@@ -51,15 +51,28 @@ func (d *droppingWriter) Write(p []byte) (int, error) {
 	return d.sink.Write(p)
 }
 
+// shipCreateDelay is WithCreateDelay(WATCHEDFILE_SHIPPING_CREATE_DELAY)
+// if that is set (to measure another delay than the default), or no
+// option.
+func shipCreateDelay() watchedfile.Option {
+	d, err := time.ParseDuration(os.Getenv(shipCreateDelayEnv))
+	if err != nil {
+		return watchedfile.WithCreateDelay(-1) // negative: the default stays
+	}
+	return watchedfile.WithCreateDelay(d)
+}
+
+const shipCreateDelayEnv = "WATCHEDFILE_SHIPPING_CREATE_DELAY"
+
 func openShippingWriter(a selfRotChildArgs, ev *selfRotEvents) (w sink, ok bool, err error) {
 	switch a.Writer {
 	case "ship-watchedfile":
 		// The library as a service opens it, others rotating the file.
-		w, err = watchedfile.Open(a.Path, watchedfile.WithErrorHandler(ev.error))
+		w, err = watchedfile.Open(a.Path, watchedfile.WithErrorHandler(ev.error), shipCreateDelay())
 	case "ship-watchedfile-rotate":
 		// The library rotating by itself, as docs/shipping.md sets it.
 		w, err = watchedfile.Open(a.Path,
-			watchedfile.WithErrorHandler(ev.error),
+			watchedfile.WithErrorHandler(ev.error), shipCreateDelay(),
 			watchedfile.WithRotation(watchedfile.Rotation{
 				MaxSize:       int64(a.MaxKiB) << 10,
 				Compress:      a.Compress,
