@@ -316,8 +316,8 @@ type shipResult struct {
 	// what it had read of the file before (otelGzShort), and read it
 	// again from its start.
 	GzShort int
-	err         error
-	logs        string // the shipper's, the central server's and the writers' output, for a failure
+	err     error
+	logs    string // the shipper's, the central server's and the writers' output, for a failure
 }
 
 // shipPair is a row's central server and shipper.
