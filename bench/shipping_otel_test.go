@@ -271,9 +271,11 @@ func otelcolBinary(t *testing.T) string {
 }
 
 // otelcolBuildFlags are the flags the collector is built with, here and in
-// .ci/run: no symbol tables or paths, which the test does not need (a
-// smaller binary, a shorter link).
-var otelcolBuildFlags = []string{"-trimpath", "-ldflags=-s -w"}
+// .ci/run: no symbol table or debug information, which the test does not
+// need (a smaller binary, a shorter link). Not -trimpath: the standard
+// library's packages would be compiled again instead of coming from the
+// build cache.
+var otelcolBuildFlags = []string{"-ldflags=-s -w"}
 
 // buildOtelcol builds the collector module in src into the cache, unless
 // a build of the same sources is there already.
@@ -318,12 +320,18 @@ func buildOtelcol(src string) (string, error) {
 	args := append([]string{"build"}, otelcolBuildFlags...)
 	cmd := exec.Command(goBin, append(args, "-o", filepath.Join(tmp, "otelcol"), ".")...)
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly "+os.Getenv("GOFLAGS"))
+	cmd.Env = append(os.Environ(), "GOWORK=off") // go.mod and go.sum as they are: -mod=readonly is the default
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build the collector (%s in %s): %w\n%s", strings.Join(cmd.Args, " "), src, err, out)
 	}
 	if err := os.Rename(filepath.Join(tmp, "otelcol"), bin); err != nil {
 		return "", err
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, "otelcol-*")) // builds of other sources
+	for _, o := range old {
+		if o != bin {
+			os.Remove(o)
+		}
 	}
 	return bin, nil
 }
