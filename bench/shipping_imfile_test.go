@@ -39,6 +39,23 @@ func TestRsyslogImfile(t *testing.T) {
 		}
 	})
 
+	// A file renamed to another name the wildcard matches is read again
+	// from its start: imfile tracks the files a wildcard matches by name.
+	// (Not so the OpenTelemetry Collector's filelog receiver:
+	// TestOtelFilelog.)
+	t.Run("renamed within the wildcard read again", func(t *testing.T) {
+		s := startPair(t, "app.log*")
+		s.append("app.log", "N1, before the rename")
+		s.waitFor("N1, before the rename")
+		if err := os.Rename(s.path("app.log"), s.path("app.log.1")); err != nil {
+			t.Fatal(err)
+		}
+		s.append("app.log.1", "N2, after it")
+		s.waitFor("N2, after it")
+		s.wait(func() bool { return s.count("N1, before the rename") >= 2 },
+			"the renamed file to be read again from its start (docs/shipping.md says it is)")
+	})
+
 	// Files a wildcard matches stay open, idle or not, until deleted; a
 	// deleted one is read to its end first, even after a stop.
 	t.Run("wildcard files held until deleted", func(t *testing.T) {
