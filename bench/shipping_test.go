@@ -165,10 +165,10 @@ type shipRow struct {
 	way     string // how the file is rotated: logrotate options, "rm", "mv", "mv-away", or "" (the writer rotates it)
 	lag     bool   // the shipper stops for a while
 	glob    bool   // the shipper reads app-*.log (dated names) instead of app.log
-	names   bool   // the shipper reads the rotated files' names too (app*.log*, OpenTelemetry)
+	names   bool   // the shipper reads the rotated files' names too (OpenTelemetry: app*.log*, or with glob app-*.log*)
 	promise shipPromise
-	// what is the writer and its rotation, the same for every shipper
-	// (the side-by-side table's rows).
+	// what: the writer and its rotation, the same for every shipper (the
+	// side-by-side table's rows).
 	what string
 }
 
@@ -178,11 +178,11 @@ type shipPromise uint8
 const (
 	// holdWhole: no line split at the central server, no Write failed,
 	// nothing reported. What the shipper loses or repeats is its own
-	// doing, shown in the table: rsyslog reads a file renamed away to
-	// its end once, when it sees the rename, and lets go of it, maybe
-	// before the writer has switched and written its last records there;
-	// a removed file goes with what the shipper had not read. Every row of
-	// watchedfile.
+	// doing, shown in the table: reading only the path, rsyslog and the
+	// filelog receiver read a file renamed away to its end once and let
+	// go of it, maybe before the writer has switched and written its last
+	// records there; a removed file goes with what the shipper had not
+	// read. Every row of watchedfile.
 	holdWhole shipPromise = 1 << iota
 	// holdInFiles: every record exactly once, whole, in the files left.
 	// logrotate create with delaycompress, and mv without a new file:
@@ -750,9 +750,13 @@ func shipTable(rows []shipRow, results []shipResult) string {
 // shipMatrix is the results side by side: a row for each writer and
 // rotation, a column for each shipper and what it reads, each cell "lost
 // of written" at the central server, with duplicates and split lines if
-// any; bold where the row is held to every record once.
+// any; bold where the row is held to every record (or every record the
+// files hold) reaching the central server. Under watchedfile's own
+// rotation each shipper reads the dated names (rsyslog app-*.log, OTel
+// app-*.log*), elsewhere the path (app.log) or, OTel, the path and the
+// rotated names (app*.log*).
 func shipMatrix(rows []shipRow, results []shipResult) string {
-	columns := []string{"rsyslog, app.log", "OTel, app.log", "OTel, app*.log*"}
+	columns := []string{"rsyslog imfile", "OTel filelog, path only", "OTel filelog, rotated names too"}
 	column := func(r shipRow) int {
 		switch {
 		case r.shipper == shipRsyslog:
