@@ -39,6 +39,26 @@ func TestRsyslogImfile(t *testing.T) {
 		}
 	})
 
+	// A file renamed away with no new file at the name (mv without a
+	// create) is read on until a new file appears there: what the writer
+	// puts there during its create delay is shipped.
+	t.Run("renamed file followed until a new file appears", func(t *testing.T) {
+		s := startPair(t, "app.log")
+		s.append("app.log", "M0, before the rename")
+		s.waitFor("M0, before the rename")
+		if err := os.Rename(s.path("app.log"), s.path("app.log.1")); err != nil {
+			t.Fatal(err)
+		}
+		s.append("app.log.1", "M1, after it, no new file yet")
+		s.waitFor("M1, after it, no new file yet")
+		if !s.holds("app.log.1") {
+			t.Error("rsyslog let go of the renamed file before a new file appeared: docs/shipping.md says it holds it")
+		}
+		s.append("app.log", "M2, the new file")
+		s.waitFor("M2, the new file")
+		s.waitLetGo("app.log.1")
+	})
+
 	// A file renamed to another name the wildcard matches is read again
 	// from its start: imfile tracks the files a wildcard matches by name.
 	// (Not so the OpenTelemetry Collector's filelog receiver:
