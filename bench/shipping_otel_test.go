@@ -240,13 +240,25 @@ var otelcolBuild struct {
 	err  error
 }
 
-// otelcolBinary returns the collector binary: WATCHEDFILE_OTELCOL if set
-// (CI builds it once), or one built from ./otelcol and kept in the user's
-// cache directory under a hash of its sources and the Go version, so that
-// a second run does not build it again. It skips the test when Go cannot
-// build it and CI is not set.
+// otelcolBinary returns the collector binary (otelcolPath), or skips the
+// test when it cannot be had, or fails it under CI=true.
 func otelcolBinary(t *testing.T) string {
 	t.Helper()
+	p, err := otelcolPath(t)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	return p
+}
+
+// otelcolPath returns the collector binary: WATCHEDFILE_OTELCOL if set (CI
+// builds it once), or one built from ./otelcol and kept in the user's cache
+// directory under a hash of its sources and the Go version, so that a
+// second run does not build it again. It builds once per test process.
+func otelcolPath(t *testing.T) (string, error) {
 	otelcolBuild.once.Do(func() {
 		if p := os.Getenv("WATCHEDFILE_OTELCOL"); p != "" {
 			otelcolBuild.path = p
@@ -261,13 +273,7 @@ func otelcolBinary(t *testing.T) string {
 			t.Logf("built the collector in %v: %s", d.Round(time.Second), otelcolBuild.path)
 		}
 	})
-	if otelcolBuild.err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(otelcolBuild.err)
-		}
-		t.Skip(otelcolBuild.err)
-	}
-	return otelcolBuild.path
+	return otelcolBuild.path, otelcolBuild.err
 }
 
 // otelcolBuildFlags are the flags the collector is built with, here and in

@@ -45,6 +45,16 @@ if $inputname == "imrelp" then {
 // its RELP modules are missing.
 func needRsyslog(t *testing.T) {
 	t.Helper()
+	if err := rsyslogMissing(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// rsyslogMissing says what of rsyslogd and its RELP modules is missing.
+func rsyslogMissing() error {
 	var missing []string
 	if _, err := exec.LookPath("rsyslogd"); err != nil {
 		missing = append(missing, "rsyslogd (apt-get install rsyslog)")
@@ -55,12 +65,9 @@ func needRsyslog(t *testing.T) {
 		}
 	}
 	if len(missing) == 0 {
-		return
+		return nil
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("missing: %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("missing: %s", strings.Join(missing, ", "))
+	return fmt.Errorf("missing: %s", strings.Join(missing, ", "))
 }
 
 // startCentral starts the central server in dir, writing what it receives

@@ -63,17 +63,30 @@ func TestShipping(t *testing.T) {
 			t.Fatalf("WATCHEDFILE_SHIPPING_AT_ONCE=%q: want a positive number", s)
 		}
 	}
+	// A shipper that cannot run here leaves its rows out (fails the test
+	// under CI=true).
 	want := map[string]bool{}
 	for _, shipper := range shippers {
+		var missing error
 		switch shipper {
 		case shipRsyslog:
-			needRsyslog(t)
+			missing = rsyslogMissing()
 		case shipOtel:
-			env.otelBin = otelcolBinary(t)
+			env.otelBin, missing = otelcolPath(t)
 		default:
 			t.Fatalf("WATCHEDFILE_SHIPPING_SHIPPERS: no shipper %q (rsyslog, otel)", shipper)
 		}
-		want[shipper] = true
+		switch {
+		case missing != nil && os.Getenv("CI") == "true":
+			t.Fatalf("%s: %v", shipper, missing)
+		case missing != nil:
+			t.Logf("%s rows left out: %v", shipper, missing)
+		default:
+			want[shipper] = true
+		}
+	}
+	if len(want) == 0 {
+		t.Skip("no shipper can run here")
 	}
 	var rows []shipRow
 	for _, r := range shipRows() {
