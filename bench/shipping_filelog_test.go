@@ -25,11 +25,13 @@ func TestOtelFilelog(t *testing.T) {
 		t.Skip("builds and runs the OpenTelemetry Collector")
 	}
 	bin := otelcolBinary(t)
+	// The subtests run side by side, each with its own pair of collectors.
 
 	// A file renamed away that include does not match is read to its end
 	// at the next poll and let go: a line written to it later never
 	// ships, though it is in the file.
 	t.Run("renamed file read to its end and let go", func(t *testing.T) {
+		t.Parallel() // each with collectors of its own
 		s := startOtelPair(t, bin, []string{"app.log"}, false, otelTimeout, false)
 		s.append("app.log", "A, the first file's first line")
 		s.waitFor("A, the first file's first line")
@@ -51,6 +53,7 @@ func TestOtelFilelog(t *testing.T) {
 	// from where it was and never read twice, also when the receiver was
 	// stopped across the moves.
 	t.Run("renamed and compressed files followed, each line once", func(t *testing.T) {
+		t.Parallel() // each with collectors of its own
 		s := startOtelPair(t, bin, []string{"app*.log*"}, true, otelTimeout, false)
 		var lines []string
 		add := func(name, line string) {
@@ -94,6 +97,7 @@ func TestOtelFilelog(t *testing.T) {
 	// holds less than the receiver read, and the receiver reads all of it
 	// again: every line of the file twice, but for the one in no file.
 	t.Run("gz shorter than what was read is read again", func(t *testing.T) {
+		t.Parallel() // each with collectors of its own
 		s := startOtelPair(t, bin, []string{"app*.log*"}, true, otelTimeout, false)
 		var lines []string // more than the receiver's 1000 bytes of fingerprint
 		for i := range 20 {
@@ -140,6 +144,7 @@ func TestOtelFilelog(t *testing.T) {
 		dups    bool
 	}{{5 * time.Second, true}, {otelTimeout, false}} {
 		t.Run(fmt.Sprintf("answer later than a %v timeout", c.timeout), func(t *testing.T) {
+			t.Parallel() // each with collectors of its own
 			s := startOtelPair(t, bin, []string{"app.log"}, false, c.timeout, true)
 			s.append("app.log", "R0, before")
 			s.waitFor("R0, before")

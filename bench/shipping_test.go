@@ -21,7 +21,7 @@ import (
 // a pair of processes of the test's own, directories and ports: rsyslog
 // (imfile to RELP, shipping_rsyslog_test.go) and the OpenTelemetry
 // Collector (filelog to OTLP gRPC, shipping_otel_test.go). Rows run side by
-// side, WATCHEDFILE_SHIPPING_AT_ONCE (default 18) at a time. The rows that
+// side, WATCHEDFILE_SHIPPING_AT_ONCE (default 27) at a time. The rows that
 // promise it must show 0 lost, 0 duplicated, 0 split; the others show what
 // they lose.
 //
@@ -57,7 +57,7 @@ func TestShipping(t *testing.T) {
 	if env.cmdBin, err = buildCommand(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	atOnce := 18
+	atOnce := 27 // two rounds of the 54 rows
 	if s := os.Getenv("WATCHEDFILE_SHIPPING_AT_ONCE"); s != "" {
 		if atOnce, err = strconv.Atoi(s); err != nil || atOnce < 1 {
 			t.Fatalf("WATCHEDFILE_SHIPPING_AT_ONCE=%q: want a positive number", s)
