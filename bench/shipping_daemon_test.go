@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // daemon is a shipper's or central server's process (rsyslogd, otelcol),
@@ -59,16 +64,58 @@ func exitStatus(err error) string {
 	return err.Error()
 }
 
-// waitListening waits until port on 127.0.0.1 accepts a connection, or d
-// ends.
+// waitListening waits until d listens on port on 127.0.0.1 and accepts a
+// connection there, or d ends. The listening socket must be d's own: a
+// port found free may be taken by another process (another row's server)
+// before d binds it, and a rsyslogd that cannot bind goes on running.
 func (d *daemon) waitListening(port int, limit time.Duration) error {
 	return d.waitFor(limit, "listening on "+strconv.Itoa(port), func() bool {
+		if !d.listensOn(port) {
+			return false
+		}
 		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
 	})
+}
+
+// listensOn says whether one of d's descriptors is the socket listening on
+// port (/proc/net/tcp's entry, matched by inode).
+func (d *daemon) listensOn(port int) bool {
+	const tcpListen = 10 // TCP_LISTEN in /proc/net/tcp's st column
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return false
+	}
+	sockets, err := fs.NetTCP()
+	if err != nil {
+		return false
+	}
+	var want []string
+	for _, s := range sockets {
+		if s.St == tcpListen && s.LocalPort == uint64(port) {
+			want = append(want, fmt.Sprintf("socket:[%d]", s.Inode))
+		}
+	}
+	if len(want) == 0 {
+		return false
+	}
+	proc, err := fs.Proc(d.cmd.Process.Pid)
+	if err != nil {
+		return false
+	}
+	targets, err := proc.FileDescriptorTargets()
+	if err != nil {
+		return false
+	}
+	for _, t := range targets {
+		if slices.Contains(want, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitOutput waits until d has written s, or d ends.
@@ -116,7 +163,7 @@ func (d *daemon) stop() error {
 		d.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-d.done:
-			if d.waitErr != nil {
+			if d.waitErr != nil && !killedBy(d.waitErr, syscall.SIGTERM) {
 				d.stopErr = fmt.Errorf("%s, asked to end, failed (%v): %s", d.name, d.waitErr, d.out.String())
 			}
 		case <-time.After(20 * time.Second):
@@ -126,6 +173,17 @@ func (d *daemon) stop() error {
 		}
 	})
 	return d.stopErr
+}
+
+// killedBy says whether a process whose Wait returned err was ended by sig
+// (one stopped before it has set up its handler for SIGTERM dies of it).
+func killedBy(err error, sig syscall.Signal) bool {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == sig
 }
 
 // stopAll stops each of ds (nil ones skipped) in turn.
@@ -171,4 +229,31 @@ func startCentralOn(start func(port int) (*daemon, error)) (*daemon, int, error)
 		d.stop()
 	}
 	return nil, 0, errors.Join(errs...)
+}
+
+// TestWaitListeningWantsItsOwnSocket: a central server whose port another
+// process took before it could bind it is not taken for listening, though
+// the port accepts connections (seen in CI: an OTLP shipper sent to another
+// row's RELP server, and its own central collector had exited).
+func TestWaitListeningWantsItsOwnSocket(t *testing.T) {
+	needRsyslog(t)
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	port := other.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	d, err := startRsyslogd(dir, fmt.Sprintf(centralConf, mkdir(dir, "work"), port, filepath.Join(dir, "received.log")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := d.waitListening(port, 3*time.Second); err == nil {
+		t.Errorf("rsyslogd on a port another process listens on was taken for listening: %s", d.out)
+	}
 }
