@@ -102,25 +102,44 @@ type fileTally struct {
 // each record of reps, process by process, against what they acknowledged.
 // live is the base name of the file the path names at the end.
 func tallyFiles(dir, live string, size int, reps []procReport) (fileTally, error) {
+	paths, err := logFilePaths(dir)
+	if err != nil {
+		return fileTally{SmallestRotated: -1}, err
+	}
+	return tallyPaths(paths, live, size, reps)
+}
+
+// logFilePaths lists the regular files in dir.
+func logFilePaths(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, e := range entries {
+		if e.Type().IsRegular() { // not the path, a symlink (watchedfile)
+			paths = append(paths, filepath.Join(dir, e.Name()))
+		}
+	}
+	return paths, nil
+}
+
+// tallyPaths is tallyFiles of the files paths, which may be in several
+// directories.
+func tallyPaths(paths []string, live string, size int, reps []procReport) (fileTally, error) {
 	var t fileTally
 	t.SmallestRotated = -1
 	found := make([][]uint8, len(reps))
 	for p, r := range reps {
 		found[p] = make([]uint8, r.Attempted)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return t, err
-	}
 	have := map[string]bool{}
-	for _, e := range entries {
-		have[e.Name()] = true
+	for _, p := range paths {
+		have[p] = true
 	}
-	for _, e := range entries {
-		name := e.Name()
+	for _, p := range paths {
+		name := filepath.Base(p)
 		switch {
-		case !e.Type().IsRegular():
-			continue // the path, a symlink (watchedfile)
 		case strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".lock"):
 			continue // watchedfile's lock files, kept for good
 		case isTempName(name):
@@ -128,12 +147,12 @@ func tallyFiles(dir, live string, size int, reps []procReport) (fileTally, error
 			t.TempNames = append(t.TempNames, name)
 			continue
 		}
-		data, rerr := readLogFile(filepath.Join(dir, name))
+		data, rerr := readLogFile(p)
 		if rerr != nil && !errors.Is(rerr, errCutShort) {
 			return t, rerr
 		}
 		if rerr != nil {
-			if have[strings.TrimSuffix(name, ".gz")] { // its source is there: a copy under way
+			if have[strings.TrimSuffix(p, ".gz")] { // its source is there: a copy under way
 				t.Temp++
 				t.TempNames = append(t.TempNames, name)
 				continue

@@ -39,6 +39,43 @@ func TestRsyslogImfile(t *testing.T) {
 		}
 	})
 
+	// A file renamed away with no new file at the name (mv without a
+	// create) is read on until a new file appears there: what the writer
+	// puts there during its create delay is shipped.
+	t.Run("renamed file followed until a new file appears", func(t *testing.T) {
+		s := startPair(t, "app.log")
+		s.append("app.log", "M0, before the rename")
+		s.waitFor("M0, before the rename")
+		if err := os.Rename(s.path("app.log"), s.path("app.log.1")); err != nil {
+			t.Fatal(err)
+		}
+		s.append("app.log.1", "M1, after it, no new file yet")
+		s.waitFor("M1, after it, no new file yet")
+		if !s.holds("app.log.1") {
+			t.Error("rsyslog let go of the renamed file before a new file appeared: docs/shipping.md says it holds it")
+		}
+		s.append("app.log", "M2, the new file")
+		s.waitFor("M2, the new file")
+		s.waitLetGo("app.log.1")
+	})
+
+	// A file renamed to another name the wildcard matches is read again
+	// from its start: imfile tracks the files a wildcard matches by name.
+	// (Not so the OpenTelemetry Collector's filelog receiver:
+	// TestOtelFilelog.)
+	t.Run("renamed within the wildcard read again", func(t *testing.T) {
+		s := startPair(t, "app.log*")
+		s.append("app.log", "N1, before the rename")
+		s.waitFor("N1, before the rename")
+		if err := os.Rename(s.path("app.log"), s.path("app.log.1")); err != nil {
+			t.Fatal(err)
+		}
+		s.append("app.log.1", "N2, after it")
+		s.waitFor("N2, after it")
+		s.wait(func() bool { return s.count("N1, before the rename") >= 2 },
+			"the renamed file to be read again from its start (docs/shipping.md says it is)")
+	})
+
 	// Files a wildcard matches stay open, idle or not, until deleted; a
 	// deleted one is read to its end first, even after a stop.
 	t.Run("wildcard files held until deleted", func(t *testing.T) {
@@ -74,34 +111,47 @@ func TestRsyslogImfile(t *testing.T) {
 	})
 }
 
-// imfilePair is a shipper and a central server for TestRsyslogImfile.
-type imfilePair struct {
+// shipperPair is a shipper and a central server for TestRsyslogImfile and
+// TestOtelFilelog.
+type shipperPair struct {
 	t                *testing.T
 	logs, received   string
-	shipper, central *rsyslogd
+	shipper, central *daemon
+	refresh          func() error // brings received up to date
+	gate             *replyGate   // between the two, if any (TestOtelFilelog)
 }
 
-func startPair(t *testing.T, pattern string) *imfilePair {
+func startPair(t *testing.T, pattern string) *shipperPair {
 	t.Helper()
 	dir := t.TempDir()
-	s := &imfilePair{t: t, logs: mkdir(dir, "logs")}
+	s := &shipperPair{t: t, logs: mkdir(dir, "logs"), refresh: func() error { return nil }}
 	s.received = filepath.Join(mkdir(dir, "received"), "received.log")
 	var port int
 	var err error
 	if s.central, port, err = startCentral(mkdir(dir, "central"), s.received); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.central.stop)
+	s.stopAtCleanup(s.central)
 	if s.shipper, err = startShipper(mkdir(dir, "shipper"), filepath.Join(s.logs, pattern), false, port); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.shipper.stop)
+	s.stopAtCleanup(s.shipper)
 	return s
 }
 
-func (s *imfilePair) path(name string) string { return filepath.Join(s.logs, name) }
+// stopAtCleanup stops d when the test ends, and fails the test if d ended
+// before or does not end well.
+func (s *shipperPair) stopAtCleanup(d *daemon) {
+	s.t.Cleanup(func() {
+		if err := d.stop(); err != nil {
+			s.t.Error(err)
+		}
+	})
+}
 
-func (s *imfilePair) append(name, line string) {
+func (s *shipperPair) path(name string) string { return filepath.Join(s.logs, name) }
+
+func (s *shipperPair) append(name, line string) {
 	s.t.Helper()
 	f, err := os.OpenFile(s.path(name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err == nil {
@@ -113,24 +163,37 @@ func (s *imfilePair) append(name, line string) {
 	}
 }
 
-func (s *imfilePair) got(line string) bool {
+func (s *shipperPair) got(line string) bool { return s.count(line) > 0 }
+
+// count says how many times the central server received line.
+func (s *shipperPair) count(line string) int {
+	s.t.Helper()
+	if err := s.refresh(); err != nil {
+		s.t.Fatal(err)
+	}
 	b, _ := os.ReadFile(s.received)
-	return bytes.Contains(append([]byte("\n"), b...), []byte("\n"+line+"\n"))
+	n := 0
+	for l := range bytes.Lines(b) {
+		if string(l) == line+"\n" {
+			n++
+		}
+	}
+	return n
 }
 
 // waitFor waits until the central server has line.
-func (s *imfilePair) waitFor(line string) {
+func (s *shipperPair) waitFor(line string) {
 	s.t.Helper()
 	s.wait(func() bool { return s.got(line) }, "the central server to receive "+line)
 }
 
 // waitLetGo waits until the shipper holds no descriptor on name.
-func (s *imfilePair) waitLetGo(name string) {
+func (s *shipperPair) waitLetGo(name string) {
 	s.t.Helper()
 	s.wait(func() bool { return !s.holds(name) }, "rsyslog to close "+name)
 }
 
-func (s *imfilePair) wait(cond func() bool, what string) {
+func (s *shipperPair) wait(cond func() bool, what string) {
 	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -142,7 +205,7 @@ func (s *imfilePair) wait(cond func() bool, what string) {
 }
 
 // holds says whether the shipper has a descriptor open on the file at name.
-func (s *imfilePair) holds(name string) bool {
+func (s *shipperPair) holds(name string) bool {
 	s.t.Helper()
 	st1, err := os.Stat(s.path(name))
 	if err != nil {

@@ -3,17 +3,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // Two rsyslog instances of the test's own, as a service and its central log
@@ -46,17 +41,20 @@ if $inputname == "imrelp" then {
 }
 `
 
-// rsyslogd is one running instance.
-type rsyslogd struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once reaped
-	out  *lockedBuffer // its stdout and stderr
-}
-
 // needRsyslog skips the test, or fails it under CI=true, when rsyslogd or
 // its RELP modules are missing.
 func needRsyslog(t *testing.T) {
 	t.Helper()
+	if err := rsyslogMissing(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// rsyslogMissing says what of rsyslogd and its RELP modules is missing.
+func rsyslogMissing() error {
 	var missing []string
 	if _, err := exec.LookPath("rsyslogd"); err != nil {
 		missing = append(missing, "rsyslogd (apt-get install rsyslog)")
@@ -67,38 +65,21 @@ func needRsyslog(t *testing.T) {
 		}
 	}
 	if len(missing) == 0 {
-		return
+		return nil
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("missing: %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("missing: %s", strings.Join(missing, ", "))
+	return fmt.Errorf("missing: %s", strings.Join(missing, ", "))
 }
 
 // startCentral starts the central server in dir, writing what it receives
 // to received, and returns it with its port once it accepts connections.
-func startCentral(dir, received string) (*rsyslogd, int, error) {
-	var errs []error
-	for range 3 { // a port found free may be taken before rsyslogd binds it
-		port, err := freePort()
-		if err != nil {
-			return nil, 0, err
-		}
-		r, err := startRsyslogd(dir, fmt.Sprintf(centralConf, mkdir(dir, "work"), port, received))
-		if err != nil {
-			return nil, 0, err
-		}
-		if err = r.waitListening(port, 15*time.Second); err == nil {
-			return r, port, nil
-		}
-		errs = append(errs, err)
-		r.stop()
-	}
-	return nil, 0, errors.Join(errs...)
+func startCentral(dir, received string) (*daemon, int, error) {
+	return startCentralOn(func(port int) (*daemon, error) {
+		return startRsyslogd(dir, fmt.Sprintf(centralConf, mkdir(dir, "work"), port, received))
+	})
 }
 
 // startShipper starts the shipper in dir, reading file (a path or glob).
-func startShipper(dir, file string, reopenOnTruncate bool, port int) (*rsyslogd, error) {
+func startShipper(dir, file string, reopenOnTruncate bool, port int) (*daemon, error) {
 	onOff := "off"
 	if reopenOnTruncate {
 		onOff = "on"
@@ -114,73 +95,12 @@ func mkdir(dir, name string) string {
 
 // startRsyslogd runs rsyslogd in the foreground on conf, written to dir,
 // with its pid file there too.
-func startRsyslogd(dir, conf string) (*rsyslogd, error) {
+func startRsyslogd(dir, conf string) (*daemon, error) {
 	confPath := filepath.Join(dir, "rsyslog.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
-	r := &rsyslogd{done: make(chan struct{}), out: &lockedBuffer{}}
-	r.cmd = exec.Command("rsyslogd", "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
-	r.cmd.Env = append(os.Environ(), "RSYSLOG_DEBUG=") // never the debug log
-	if err := r.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start rsyslogd: %w", err)
-	}
-	go func() { r.cmd.Wait(); close(r.done) }()
-	return r, nil
-}
-
-// waitListening waits until port accepts a connection, or r ends.
-func (r *rsyslogd) waitListening(port int, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-r.done:
-			return fmt.Errorf("rsyslogd ended: %s", r.out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("rsyslogd not listening on %d after %v: %s", port, limit, r.out.String())
-		}
-	}
-}
-
-// pause stops (SIGSTOP) or continues (SIGCONT) it.
-func (r *rsyslogd) pause(stop bool) error {
-	if stop {
-		return r.cmd.Process.Signal(syscall.SIGSTOP)
-	}
-	return r.cmd.Process.Signal(syscall.SIGCONT)
-}
-
-// stop ends it, politely first, and reaps it; it is safe to call twice.
-func (r *rsyslogd) stop() {
-	select {
-	case <-r.done:
-		return
-	default:
-	}
-	r.cmd.Process.Signal(syscall.SIGCONT) // a stopped one cannot take SIGTERM
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.done
-	}
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	cmd := exec.Command("rsyslogd", "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
+	cmd.Env = append(os.Environ(), "RSYSLOG_DEBUG=") // never the debug log
+	return startDaemon("rsyslogd", cmd)
 }
