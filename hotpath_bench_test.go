@@ -81,6 +81,62 @@ func BenchmarkHotPath(b *testing.B) {
 	}
 }
 
+// BenchmarkGroupAlone is the A/B of group commit for a goroutine alone:
+// a Writer with group commit (the default) and one WithoutGroupCommit, open
+// on the same file, take turns chunk by chunk (which goes first alternates),
+// and the benchmark reports the median of the paired differences,
+// group-minus-own-ns/rec, with each one's median ns/rec: the cost of the
+// default where nothing else writes. Run it with -count 21 and look at the
+// sign and spread of the differences:
+//
+//	go test -run '^$' -bench GroupAlone -count 21 .
+func BenchmarkGroupAlone(b *testing.B) {
+	rec := benchRecord(100)
+	for _, target := range []struct{ name, path string }{
+		{"devnull", os.DevNull},
+		{"tmpfs", tmpfsPath(b)},
+		{"tmp", filepath.Join(b.TempDir(), "app.log")},
+	} {
+		b.Run("target="+target.name, func(b *testing.B) {
+			group, err := watchedfile.Open(target.path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer group.Close()
+			own, err := watchedfile.Open(target.path, watchedfile.WithoutGroupCommit())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer own.Close()
+			const chunk = 2000
+			var groupNs, ownNs, diffNs []float64
+			timed := func(w *watchedfile.Writer) float64 {
+				start := time.Now()
+				for range chunk {
+					if _, err := w.Write(rec); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return float64(time.Since(start).Nanoseconds()) / chunk
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 2 * chunk {
+				var g, o float64
+				if i/(2*chunk)%2 == 0 {
+					g, o = timed(group), timed(own)
+				} else {
+					o, g = timed(own), timed(group)
+				}
+				groupNs, ownNs, diffNs = append(groupNs, g), append(ownNs, o), append(diffNs, g-o)
+			}
+			b.ReportMetric(median(groupNs), "group-ns/rec")
+			b.ReportMetric(median(ownNs), "own-ns/rec")
+			b.ReportMetric(median(diffNs), "group-minus-own-ns/rec")
+		})
+	}
+}
+
 // BenchmarkWriteLatency is how long one Write takes with 1, 2, 8 and 64
 // goroutines writing 100-byte records to a tmpfs file at once, with group
 // commit and without: every Write is timed, and the benchmark reports the

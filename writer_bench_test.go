@@ -25,6 +25,10 @@ var benchWriters = []struct {
 	{"inotify", func(path string) (io.WriteCloser, error) {
 		return watchedfile.Open(path)
 	}},
+	// Group commit off: a write(2) per Write, whoever else writes.
+	{"own", func(path string) (io.WriteCloser, error) {
+		return watchedfile.Open(path, watchedfile.WithoutGroupCommit())
+	}},
 	{"polling", func(path string) (io.WriteCloser, error) {
 		return watchedfile.Open(path, watchedfile.WithPolling(time.Second))
 	}},

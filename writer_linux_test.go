@@ -842,11 +842,13 @@ func TestKilledDuringRetention(t *testing.T) {
 	want["live record\n"]++
 	require.NoError(t, os.Symlink(filepath.Base(live), path))
 
-	// Removed newest first: 2, 3 and 4 go before backups[5], at the
-	// fourth unlinkat in the directory, which the rotation holds open
-	// (strace -P matches its descriptor).
-	cmd := exec.Command("strace", "-f", "-qq", "-o", os.DevNull, "-P", dir,
-		"-e", "trace=unlinkat", "-e", "inject=unlinkat:signal=KILL:when=4",
+	// Removed newest first: 2, 3 and 4 go before backups[5], whose
+	// unlinkat(2) is the one killed. strace -P matches its name as the
+	// call passes it, relative to the directory the rotation holds open.
+	// (Not "the fourth unlinkat in the directory": strace counts calls
+	// for each thread apart, and the removals can move between threads.)
+	cmd := exec.Command("strace", "-f", "-qq", "-o", os.DevNull, "-P", filepath.Base(backups[5]),
+		"-e", "trace=unlinkat", "-e", "inject=unlinkat:signal=KILL",
 		os.Args[0], "-test.run=^TestChildProcess$")
 	cmd.Env = append(os.Environ(), "WATCHEDFILE_CHILD=retention", "WATCHEDFILE_PATH="+path)
 	var out bytes.Buffer
