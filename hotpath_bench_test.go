@@ -51,28 +51,9 @@ func BenchmarkHotPath(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer w.Close()
-				const chunk = 2000
-				var rawNs, wNs, extraNs []float64
-				timed := func(write func([]byte) (int, error)) float64 {
-					start := time.Now()
-					for range chunk {
-						if _, err := write(rec); err != nil {
-							b.Fatal(err)
-						}
-					}
-					return float64(time.Since(start).Nanoseconds()) / chunk
-				}
 				b.ReportAllocs()
 				b.ResetTimer()
-				for i := 0; i < b.N; i += 2 * chunk {
-					var r, x float64
-					if i/(2*chunk)%2 == 0 { // alternate which goes first
-						r, x = timed(raw.Write), timed(w.Write)
-					} else {
-						x, r = timed(w.Write), timed(raw.Write)
-					}
-					rawNs, wNs, extraNs = append(rawNs, r), append(wNs, x), append(extraNs, x-r)
-				}
+				rawNs, wNs, extraNs := inTurns(b, rec, raw.Write, w.Write)
 				b.ReportMetric(median(rawNs), "raw-ns/rec")
 				b.ReportMetric(median(wNs), "ns/rec")
 				b.ReportMetric(median(extraNs), "extra-ns/rec")
@@ -108,28 +89,9 @@ func BenchmarkGroupAlone(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer own.Close()
-			const chunk = 2000
-			var groupNs, ownNs, diffNs []float64
-			timed := func(w *watchedfile.Writer) float64 {
-				start := time.Now()
-				for range chunk {
-					if _, err := w.Write(rec); err != nil {
-						b.Fatal(err)
-					}
-				}
-				return float64(time.Since(start).Nanoseconds()) / chunk
-			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			for i := 0; i < b.N; i += 2 * chunk {
-				var g, o float64
-				if i/(2*chunk)%2 == 0 {
-					g, o = timed(group), timed(own)
-				} else {
-					o, g = timed(own), timed(group)
-				}
-				groupNs, ownNs, diffNs = append(groupNs, g), append(ownNs, o), append(diffNs, g-o)
-			}
+			ownNs, groupNs, diffNs := inTurns(b, rec, own.Write, group.Write)
 			b.ReportMetric(median(groupNs), "group-ns/rec")
 			b.ReportMetric(median(ownNs), "own-ns/rec")
 			b.ReportMetric(median(diffNs), "group-minus-own-ns/rec")
@@ -198,6 +160,32 @@ func BenchmarkWriteLatency(b *testing.B) {
 			})
 		}
 	}
+}
+
+// inTurns writes rec b.N times, by chunks of 2,000 records that a and x take
+// in turns (which goes first alternates), and returns each chunk's time per
+// record for a and for x, and x's minus a's.
+func inTurns(b *testing.B, rec []byte, a, x func([]byte) (int, error)) (aNs, xNs, diffNs []float64) {
+	const chunk = 2000
+	timed := func(write func([]byte) (int, error)) float64 {
+		start := time.Now()
+		for range chunk {
+			if _, err := write(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return float64(time.Since(start).Nanoseconds()) / chunk
+	}
+	for i := 0; i < b.N; i += 2 * chunk {
+		var ta, tx float64
+		if i/(2*chunk)%2 == 0 {
+			ta, tx = timed(a), timed(x)
+		} else {
+			tx, ta = timed(x), timed(a)
+		}
+		aNs, xNs, diffNs = append(aNs, ta), append(xNs, tx), append(diffNs, tx-ta)
+	}
+	return aNs, xNs, diffNs
 }
 
 func median(v []float64) float64 {
