@@ -379,6 +379,9 @@ func refusedByRule(path string, create, mkdirs bool) error {
 			if len(cur) > 0 {
 				cur = cur[:len(cur)-1]
 			}
+			if len(todo) == 0 {
+				return nil // the last name, a directory: EISDIR, as in last
+			}
 			if err := reached(ownerOf(here()), len(todo)); err != nil {
 				return err
 			}
