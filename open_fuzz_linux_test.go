@@ -341,6 +341,10 @@ func refusedByRule(path string, create, mkdirs bool) error {
 		}
 		return ^uint32(0)
 	}
+	onProc := func(dir string) bool {
+		var sfs unix.Statfs_t
+		return unix.Statfs(dir, &sfs) == nil && sfs.Type == unix.PROC_SUPER_MAGIC
+	}
 	guarded := func(dir string) bool {
 		st, ok := stat(dir, true)
 		return ok && (st.Mode&0o022 != 0 || (st.Uid != 0 && st.Uid != euid))
@@ -423,9 +427,10 @@ func refusedByRule(path string, create, mkdirs bool) error {
 			if hops++; hops > maxLinkHops {
 				return nil
 			}
-			if dir == "/proc/self/fd" && isLast {
-				// A magic link, followed by the kernel: what it holds
-				// open is what it leads to (a pipe has no path).
+			if isLast && onProc(dir) {
+				// A magic link (/proc/self/fd/N, /proc/<pid>/fd/N once
+				// "self" is followed), followed by the kernel: what it
+				// holds open is what it leads to (a pipe has no path).
 				if t, ok := stat(p, true); ok {
 					return last(dir, t)
 				}
