@@ -431,10 +431,18 @@ func refusedByRule(path string, create, mkdirs bool) error {
 				// A magic link (/proc/self/fd/N, /proc/<pid>/fd/N once
 				// "self" is followed), followed by the kernel: what it
 				// holds open is what it leads to (a pipe has no path).
-				if t, ok := stat(p, true); ok {
+				t, ok := stat(p, true)
+				switch {
+				case !ok:
+					return nil
+				case len(todo) == 0:
 					return last(dir, t)
+				case t.Mode&syscall.S_IFMT == syscall.S_IFDIR:
+					// "N/": the walk opens it as a directory and
+					// judges it, then fails as open(2) does.
+					return reached(t.Uid, 0)
 				}
-				return nil
+				return nil // ENOTDIR
 			}
 			target, err := os.Readlink(p)
 			if err != nil {
