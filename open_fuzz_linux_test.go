@@ -414,8 +414,9 @@ func refusedByRule(path string, create, mkdirs bool) error {
 				}
 			}
 			// Where the open would make the file, at the end of a link
-			// whose owner cannot be matched: refused.
-			if _, err := os.Lstat(p); isLast && create && len(pending) > 0 && errors.Is(err, fs.ErrNotExist) {
+			// whose owner cannot be matched: refused. Not with "/." after
+			// the name, which open(2) looks up and never makes.
+			if _, err := os.Lstat(p); len(todo) == 0 && create && len(pending) > 0 && errors.Is(err, fs.ErrNotExist) {
 				return ErrUnsafeSymlink
 			}
 			return nil
